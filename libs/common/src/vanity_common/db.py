@@ -1,0 +1,158 @@
+"""Async SQLAlchemy engine and transactions for SQLite (default) and MySQL/MariaDB.
+
+SQLite: WAL, a busy timeout, foreign keys, and `BEGIN IMMEDIATE` for write transactions, which
+serialises writers instead of failing them half-way. MySQL/MariaDB: READ COMMITTED, pre-ping,
+recycled connections, and a retry helper for deadlocks and lock-wait timeouts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker as _sessionmaker
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# MySQL error codes worth retrying: deadlock found, lock wait timeout.
+_MYSQL_RETRYABLE = {1213, 1205}
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def _install_sqlite_pragmas(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:
+        # Let SQLAlchemy's "begin" event, not pysqlite, decide how transactions start.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn) -> None:
+        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+    if is_sqlite(url):
+        database = make_url(url).database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 15})
+        _install_sqlite_pragmas(engine)
+        return engine
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        isolation_level="READ COMMITTED",
+    )
+
+
+def is_retryable_db_error(exc: BaseException) -> bool:
+    if not isinstance(exc, DBAPIError):
+        return False
+    orig = getattr(exc, "orig", None)
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_RETRYABLE:
+        return True
+    return isinstance(exc, OperationalError) and "database is locked" in str(orig)
+
+
+class Database:
+    """One service's database: an engine, sessions, transactions and a readiness probe."""
+
+    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        self.engine = create_engine(url, pool_size=pool_size, echo=echo)
+        self._writer_engine = self.engine.execution_options(sqlite_immediate=True)
+        self._sessions = _sessionmaker(self.engine, expire_on_commit=False)
+        self._writer_sessions = _sessionmaker(self._writer_engine, expire_on_commit=False)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A read session: its transaction (if any) is rolled back at the end."""
+        async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncSession]:
+        """One unit of work: commits on success, rolls back on any exception."""
+        async with self._writer_sessions() as session, session.begin():
+            yield session
+
+    @asynccontextmanager
+    async def connect(self, write: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A Core connection in a transaction, for hot paths that skip the ORM."""
+        engine = self._writer_engine if write else self.engine
+        async with engine.begin() as conn:
+            yield conn
+
+    async def run_in_transaction(
+        self, work: Callable[[AsyncSession], Awaitable[T]], *, attempts: int = 5
+    ) -> T:
+        """Runs `work` in a fresh transaction, retrying the whole of it on deadlock/lock timeout."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception(is_retryable_db_error),
+            stop=stop_after_attempt(attempts),
+            wait=wait_random_exponential(multiplier=0.005, max=0.2),
+            reraise=True,
+        ):
+            with attempt:
+                async with self.transaction() as session:
+                    return await work(session)
+        raise AssertionError("unreachable")
+
+    async def ping(self, timeout: float = 2.0) -> None:
+        async def _ping() -> None:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+
+        await asyncio.wait_for(_ping(), timeout)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def new_metadata():
+    """A MetaData with stable constraint names, so migrations are reproducible on every dialect."""
+    from sqlalchemy import MetaData
+
+    return MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
