@@ -127,7 +127,9 @@ def _service(s: dict, upstreams: dict[str, str], errors: list[str]) -> Service:
         protocol, host = s.get("protocol", "http"), s["host"]
         port, path = s.get("port", 80), s.get("path") or ""
     if path not in ("", "/"):
-        errors.append(f"services[{name}]: an upstream path prefix is not implemented by the stand-in")
+        errors.append(
+            f"services[{name}]: an upstream path prefix is not implemented by the stand-in"
+        )
     return Service(
         id=s.get("id") or _stable_id("service", name),
         name=name,
@@ -173,6 +175,7 @@ def build(doc: Any, source: str, upstreams: dict[str, str] | None = None, **plug
                 consumer=consumer,
             )
 
+    plugin_env["credentials_ref"] = credentials
     known = {s.get("name") for s in norm["services"]}
     for name in upstreams:
         if name not in known:
@@ -200,7 +203,9 @@ def build(doc: Any, source: str, upstreams: dict[str, str] | None = None, **plug
         svc_plugins += [
             instantiate(p, None, svc.id)
             for p in top
-            if p.get("service") in (s.get("name"), s.get("id")) and not p.get("route")
+            if p.get("service")
+            and p["service"] in (s.get("name"), s.get("id"))
+            and not p.get("route")
         ]
         for r in s["routes"]:
             rname = r.get("name") or r.get("id") or f"{svc.name}-route-{len(routes)}"
@@ -226,7 +231,7 @@ def build(doc: Any, source: str, upstreams: dict[str, str] | None = None, **plug
             route_plugins += [
                 instantiate(p, rid, None)
                 for p in top
-                if p.get("route") in (r.get("name"), r.get("id"))
+                if p.get("route") and p["route"] in (r.get("name"), r.get("id"))
             ]
             # the most specific instance of each plugin wins (route > service > global)
             chosen: dict[str, Any] = {}

@@ -206,7 +206,9 @@ PLUGINS: dict[str, tuple[int, F]] = {
             fields={
                 "header_name": _str(default="Kong-Request-ID", validator=_header_name),
                 "generator": _str(
-                    default="uuid#counter", required=True, one_of=["uuid", "uuid#counter", "tracker"]
+                    default="uuid#counter",
+                    required=True,
+                    one_of=["uuid", "uuid#counter", "tracker"],
                 ),
                 "echo_downstream": _bool(False),
             },
@@ -361,9 +363,7 @@ ROUTE_ENTITY = {
     "hosts": _strarr(implemented=False),
     "paths": F("array", elements=F("string", match=r"^[/~]")),
     "headers": F("map", implemented=False),
-    "https_redirect_status_code": F(
-        "integer", default=426, one_of=[426, 301, 302, 307, 308]
-    ),
+    "https_redirect_status_code": F("integer", default=426, one_of=[426, 301, 302, 307, 308]),
     "regex_priority": F("integer", default=0),
     "strip_path": F("boolean", default=True),
     "path_handling": _str(default="v0", one_of=["v0", "v1"]),
@@ -420,14 +420,21 @@ JWT_IMPLEMENTED_ALGORITHMS = JWT_ALGORITHMS[:9]
 JWT_SECRET_ENTITY = {
     "id": _str(),
     "key": _str(),
-    "algorithm": _str(default="HS256", one_of=JWT_ALGORITHMS, impl_values=JWT_IMPLEMENTED_ALGORITHMS),
+    "algorithm": _str(
+        default="HS256", one_of=JWT_ALGORITHMS, impl_values=JWT_IMPLEMENTED_ALGORITHMS
+    ),
     "secret": _str(),
     "rsa_public_key": _str(),
     "tags": _strset(),
     "consumer": _str(),
 }
 
-ACL_ENTITY = {"id": _str(), "group": F("string", required=True), "tags": _strset(), "consumer": _str()}
+ACL_ENTITY = {
+    "id": _str(),
+    "group": F("string", required=True),
+    "tags": _strset(),
+    "consumer": _str(),
+}
 
 TOP_LEVEL = {
     "_format_version": F("string", required=True, one_of=["3.0"]),
@@ -536,7 +543,9 @@ class Checker:
             if not spec.implemented:
                 if v is None or v == [] or v == {}:
                     continue
-                self.err(f"{path}.{key}", "field is valid for Kong but not implemented by the stand-in")
+                self.err(
+                    f"{path}.{key}", "field is valid for Kong but not implemented by the stand-in"
+                )
                 continue
             if v is None:  # explicit null: same as absent
                 continue
@@ -768,10 +777,18 @@ def _check_unique_plugins(c: Checker, top: dict) -> None:
     globals_ = [p for p in top["plugins"] if not p.get("route") and not p.get("service")]
     dupes("plugins", globals_)
     for s in top["services"]:
-        extra = [p for p in top["plugins"] if p.get("service") in (s.get("name"), s.get("id"))]
+        extra = [
+            p
+            for p in top["plugins"]
+            if p.get("service") and p["service"] in (s.get("name"), s.get("id"))
+        ]
         dupes(f"services[{s.get('name')}].plugins", s["plugins"] + extra)
         for r in s["routes"]:
-            extra = [p for p in top["plugins"] if p.get("route") in (r.get("name"), r.get("id"))]
+            extra = [
+                p
+                for p in top["plugins"]
+                if p.get("route") and p["route"] in (r.get("name"), r.get("id"))
+            ]
             dupes(f"routes[{r.get('name')}].plugins", r["plugins"] + extra)
 
 

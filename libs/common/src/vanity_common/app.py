@@ -8,6 +8,7 @@ access logs, metrics, traces, problem+json errors, token verification, /healthz,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
@@ -132,10 +133,9 @@ def build_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAPI
         db = Database(settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
         app.state.db = db
         app.state.channels = ChannelPool(name)
-        try:
+        # Tests build several apps in one process: the collector is registered once per engine.
+        with contextlib.suppress(ValueError):
             register_pool_collector(name, db.engine)
-        except ValueError:  # already registered in this process (tests build several apps)
-            pass
         for hook in parts.on_startup:
             await hook(app)
         grpc_server = None

@@ -9,6 +9,8 @@ are refused before any key is used.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 import logging
 import time
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Annotated
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi import Depends, Request
 from jwt.algorithms import ECAlgorithm
 
@@ -28,6 +31,45 @@ log = logging.getLogger(__name__)
 ALGORITHM = "ES256"
 TOKEN_CLASSES = ("customer", "admin")
 _WWW_AUTH = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+KEY_ID_LENGTH = 16
+
+
+def _b64url_uint(n: int) -> str:
+    return base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
+
+
+def jwk_thumbprint(public_key: ec.EllipticCurvePublicKey) -> str:
+    """RFC 7638 thumbprint of an EC P-256 key, base64url without padding."""
+    numbers = public_key.public_numbers()
+    canonical = json.dumps(
+        {"crv": "P-256", "kty": "EC", "x": _b64url_uint(numbers.x), "y": _b64url_uint(numbers.y)},
+        separators=(",", ":"),
+        sort_keys=True,
+    )
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+    )
+
+
+def key_id_for(public_key: ec.EllipticCurvePublicKey) -> str:
+    """The key id of docs/auth.md: the first 16 characters of the RFC 7638 thumbprint."""
+    return jwk_thumbprint(public_key)[:KEY_ID_LENGTH]
+
+
+def public_jwk(public_key: ec.EllipticCurvePublicKey, key_id: str) -> dict[str, str]:
+    """The public JWK of a P-256 verification key, as published in a JWKS document."""
+    numbers = public_key.public_numbers()
+    return {
+        "kty": "EC",
+        "crv": "P-256",
+        "x": _b64url_uint(numbers.x),
+        "y": _b64url_uint(numbers.y),
+        "kid": key_id,
+        "use": "sig",
+        "alg": ALGORITHM,
+    }
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ recycled connections, and a retry helper for deadlocks and lock-wait timeouts.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -132,12 +131,10 @@ class Database:
                     return await work(session)
         raise AssertionError("unreachable")
 
-    async def ping(self, timeout: float = 2.0) -> None:
-        async def _ping() -> None:
-            async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-
-        await asyncio.wait_for(_ping(), timeout)
+    async def ping(self) -> None:
+        """Readiness: one round trip to the database (callers bound it with a timeout)."""
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def dispose(self) -> None:
         await self.engine.dispose()

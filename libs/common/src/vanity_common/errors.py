@@ -148,6 +148,21 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http_error(_: Request, exc: StarletteHTTPException) -> Response:
         return problem_response(exc.status_code, str(exc.detail), headers=exc.headers)
 
+    @app.exception_handler(grpc.aio.AioRpcError)
+    async def _dependency_error(_: Request, exc: grpc.aio.AioRpcError) -> Response:
+        # A downstream call the handler did not translate itself: never a 500, never a hang.
+        log.warning("dependency call failed: %s %s", exc.code().name, exc.details())
+        if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+            return problem_response(
+                503,
+                "A service this request depends on is unavailable; try again shortly.",
+                reason="DEPENDENCY_UNAVAILABLE",
+                headers={"Retry-After": "1"},
+            )
+        return problem_response(
+            502, "A service this request depends on failed.", reason="DEPENDENCY_ERROR"
+        )
+
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)

@@ -28,8 +28,20 @@ class _ContextFilter(logging.Filter):
         return True
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever sys.stdout is now (test capture, a reopened stream), not at set-up."""
+
+    @property
+    def stream(self):
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.addFilter(_ContextFilter(service))
     if json:
         handler.setFormatter(

@@ -24,7 +24,7 @@ async def ensure_database(database_url: str) -> None:
     url = make_url(database_url)
     if not url.drivername.startswith("mysql") or not url.database:
         return
-    server = create_async_engine(url.set(database=None), poolclass=pool.NullPool)
+    server = create_async_engine(url._replace(database=None), poolclass=pool.NullPool)
     try:
         async with server.begin() as conn:
             await conn.execute(

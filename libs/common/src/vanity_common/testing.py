@@ -9,9 +9,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import os
 import time
 import uuid
@@ -23,6 +20,10 @@ import pymysql
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from vanity_common.auth import jwk_thumbprint
+
+__all__ = ["TokenMinter", "jwk_thumbprint", "mariadb_reachable", "require_mariadb"]
 
 MARIADB_ENV = "VANITY_TEST_MARIADB_URL"
 DEFAULT_MARIADB = "mysql+aiomysql://root@127.0.0.1:3306"
@@ -96,23 +97,6 @@ def database_url(request: pytest.FixtureRequest) -> str:
     return request.getfixturevalue("mariadb_url")
 
 
-def jwk_thumbprint(public_key: ec.EllipticCurvePublicKey) -> str:
-    """RFC 7638 thumbprint of an EC P-256 key, base64url without padding."""
-    numbers = public_key.public_numbers()
-
-    def b64(n: int) -> str:
-        return base64.urlsafe_b64encode(n.to_bytes(32, "big")).rstrip(b"=").decode()
-
-    canonical = json.dumps(
-        {"crv": "P-256", "kty": "EC", "x": b64(numbers.x), "y": b64(numbers.y)},
-        separators=(",", ":"),
-        sort_keys=True,
-    )
-    return (
-        base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
-    )
-
-
 class TokenMinter:
     """Mints identity-format access tokens with a key pair written to `keys_dir`."""
 
@@ -170,3 +154,57 @@ class TokenMinter:
 @pytest.fixture
 def token_minter(tmp_path: Path) -> TokenMinter:
     return TokenMinter(tmp_path / "keys")
+
+
+class TcpProxy:
+    """A loopback TCP forwarder that a test can cut and restore, to inject a dependency outage
+    (database, gRPC peer) into a running service without touching the real server."""
+
+    def __init__(self, target_host: str, target_port: int) -> None:
+        self.target_host = target_host
+        self.target_port = target_port
+        self.port = 0
+        self._server = None
+        self._writers: set = set()
+
+    async def start(self) -> TcpProxy:
+        import asyncio
+
+        async def pipe(reader, writer) -> None:
+            try:
+                while data := await reader.read(65536):
+                    writer.write(data)
+                    await writer.drain()
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                writer.close()
+
+        async def handle(client_reader, client_writer) -> None:
+            try:
+                up_reader, up_writer = await asyncio.open_connection(
+                    self.target_host, self.target_port
+                )
+            except OSError:
+                client_writer.close()
+                return
+            self._writers.update({client_writer, up_writer})
+            await asyncio.gather(pipe(client_reader, up_writer), pipe(up_reader, client_writer))
+            self._writers.difference_update({client_writer, up_writer})
+
+        self._server = await asyncio.start_server(handle, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def cut(self) -> None:
+        """Refuse new connections and reset the open ones."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def restore(self) -> None:
+        await self.start()

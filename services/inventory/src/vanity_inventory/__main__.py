@@ -1,10 +1,53 @@
+"""`python -m vanity_inventory [serve|migrate|seed|audit|expire]`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
 from vanity_common.cli import service_main
+from vanity_common.db import Database
 
-from vanity_inventory.app import create_app
+from vanity_inventory.app import build_service, create_app
 from vanity_inventory.seed import seed
-from vanity_inventory.settings import load_settings
+from vanity_inventory.settings import InventorySettings, load_settings
 
-main = service_main(load_settings, create_app, "vanity_inventory", seed=seed)
+
+def _with_service(settings: InventorySettings, use):
+    async def run():
+        db = Database(settings.database_url, pool_size=2)
+        try:
+            return await use(build_service(db, settings))
+        finally:
+            await db.dispose()
+
+    return asyncio.run(run())
+
+
+def audit(settings: InventorySettings, _args: list[str]) -> int:
+    """Recomputes balances from the ledger; exit status 1 when anything drifts."""
+    report = _with_service(settings, lambda s: s.audit())
+    print(
+        json.dumps(
+            {"skus_checked": report.skus_checked, "drift": [d.__dict__ for d in report.drift]}
+        )
+    )
+    return 1 if report.drift else 0
+
+
+def expire(settings: InventorySettings, _args: list[str]) -> int:
+    count = _with_service(settings, lambda s: s.expire_due(settings.expiry_batch))
+    print(json.dumps({"expired": count}))
+    return 0
+
+
+main = service_main(
+    load_settings,
+    create_app,
+    "vanity_inventory",
+    seed=seed,
+    extra_commands={"audit": audit, "expire": expire},
+)
 
 if __name__ == "__main__":
     main()

@@ -1,8 +1,27 @@
-"""Pure stock rules: no I/O."""
+"""Pure stock rules: no I/O.
+
+Two parts:
+- the rules the service layer applies (validation, stock levels, reservation state transitions,
+  ledger kinds), and
+- `InventoryModel`, an in-memory executable specification of the whole inventory (stock,
+  reservations with expiry, ledger). The SQL implementation must behave exactly like it; the
+  property-based tests drive both with the same random operations.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
+
+MIN_TTL_SECONDS = 1
+MAX_TTL_SECONDS = 3600
+MAX_LINES = 100
+MAX_QUANTITY = 1_000_000
+MAX_SKU_LENGTH = 64
+MAX_ORDER_ID_LENGTH = 64
+MAX_REASON_LENGTH = 255
 
 
 class StockLevel(StrEnum):
@@ -11,9 +30,356 @@ class StockLevel(StrEnum):
     OUT_OF_STOCK = "out_of_stock"
 
 
+class ReservationStatus(StrEnum):
+    ACTIVE = "active"
+    COMMITTED = "committed"
+    RELEASED = "released"
+    EXPIRED = "expired"
+
+
+class LedgerKind(StrEnum):
+    RESTOCK = "restock"
+    ADJUSTMENT = "adjustment"
+    RESERVE = "reserve"
+    RELEASE = "release"
+    COMMIT = "commit"
+    EXPIRY = "expiry"
+    AUDIT_CORRECTION = "audit_correction"
+
+
+class DomainError(Exception):
+    """A rule was broken; `reason` is the stable code the service layer reports."""
+
+    reason = "DOMAIN_ERROR"
+
+    def __init__(self, message: str, **details) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+class InvalidInput(DomainError):
+    reason = "INVALID"
+
+    def __init__(self, field_name: str, message: str) -> None:
+        super().__init__(message, field=field_name)
+        self.field = field_name
+
+
+class InsufficientStock(DomainError):
+    reason = "INSUFFICIENT_STOCK"
+
+    def __init__(self, skus: list[str]) -> None:
+        super().__init__("Not enough stock for: " + ", ".join(skus), skus=skus)
+        self.skus = skus
+
+
+class UnknownSku(DomainError):
+    reason = "UNKNOWN_SKU"
+
+    def __init__(self, skus: list[str]) -> None:
+        super().__init__("Unknown SKU: " + ", ".join(skus), skus=skus)
+        self.skus = skus
+
+
+class ReservationMismatch(DomainError):
+    reason = "RESERVATION_MISMATCH"
+
+
+class ReservationNotFound(DomainError):
+    reason = "RESERVATION_NOT_FOUND"
+
+
+class ReservationExpired(DomainError):
+    reason = "RESERVATION_EXPIRED"
+
+
+class ReservationReleased(DomainError):
+    reason = "RESERVATION_RELEASED"
+
+
+class ReservationCommitted(DomainError):
+    reason = "RESERVATION_COMMITTED"
+
+
+class BelowReserved(DomainError):
+    reason = "BELOW_RESERVED"
+
+
+# ---------------------------------------------------------------- rules used by the service layer
+
+
 def stock_level(available: int, low_threshold: int) -> StockLevel:
     if available <= 0:
         return StockLevel.OUT_OF_STOCK
     if available <= low_threshold:
         return StockLevel.LOW
     return StockLevel.IN_STOCK
+
+
+def crossed_low(before: int, after: int, low_threshold: int) -> bool:
+    """True when availability fell from above the threshold to at or below it."""
+    return before > low_threshold >= after
+
+
+def validate_sku(sku: str, field_name: str = "sku") -> str:
+    sku = (sku or "").strip()
+    if not sku:
+        raise InvalidInput(field_name, "SKU is required")
+    if len(sku) > MAX_SKU_LENGTH:
+        raise InvalidInput(field_name, f"SKU is longer than {MAX_SKU_LENGTH} characters")
+    return sku
+
+
+def validate_order_id(order_id: str) -> str:
+    order_id = (order_id or "").strip()
+    if not order_id:
+        raise InvalidInput("order_id", "order_id is required")
+    if len(order_id) > MAX_ORDER_ID_LENGTH:
+        raise InvalidInput("order_id", f"order_id is longer than {MAX_ORDER_ID_LENGTH}")
+    return order_id
+
+
+def validate_reason(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise InvalidInput("reason", "a reason is required")
+    if len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput("reason", f"reason is longer than {MAX_REASON_LENGTH} characters")
+    return reason
+
+
+def validate_ttl(ttl_seconds: int) -> int:
+    if not MIN_TTL_SECONDS <= ttl_seconds <= MAX_TTL_SECONDS:
+        raise InvalidInput(
+            "ttl_seconds", f"ttl_seconds must be in {MIN_TTL_SECONDS}..{MAX_TTL_SECONDS}"
+        )
+    return ttl_seconds
+
+
+def normalise_lines(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Validated lines as {sku: quantity}, sorted by SKU (the lock order); repeated SKUs merge."""
+    merged: dict[str, int] = {}
+    for index, (sku, quantity) in enumerate(lines):
+        sku = validate_sku(sku, f"lines[{index}].sku")
+        if not 1 <= quantity <= MAX_QUANTITY:
+            raise InvalidInput(f"lines[{index}].quantity", f"quantity must be in 1..{MAX_QUANTITY}")
+        merged[sku] = merged.get(sku, 0) + quantity
+    if not merged:
+        raise InvalidInput("lines", "at least one line is required")
+    if len(merged) > MAX_LINES:
+        raise InvalidInput("lines", f"at most {MAX_LINES} distinct SKUs")
+    return dict(sorted(merged.items()))
+
+
+class CommitAction(StrEnum):
+    COMMIT = "commit"
+    ALREADY_COMMITTED = "already_committed"
+
+
+def decide_commit(status: ReservationStatus, expires_at: datetime, now: datetime) -> CommitAction:
+    """Commit is idempotent; an expired reservation (reclaimed or not) is never sold."""
+    if status is ReservationStatus.COMMITTED:
+        return CommitAction.ALREADY_COMMITTED
+    if status is ReservationStatus.RELEASED:
+        raise ReservationReleased("The reservation was released; it cannot be committed.")
+    if status is ReservationStatus.EXPIRED or expires_at <= now:
+        raise ReservationExpired("The reservation expired and its stock was reclaimed.")
+    return CommitAction.COMMIT
+
+
+class ReleaseAction(StrEnum):
+    RELEASE = "release"
+    EXPIRE = "expire"  # past its expiry time but not reclaimed yet: it expired, say so
+    NOTHING = "nothing"
+
+
+def decide_release(status: ReservationStatus, expires_at: datetime, now: datetime) -> ReleaseAction:
+    """Release is idempotent; a sale is not undone by a release (that is a refund/restock)."""
+    if status is ReservationStatus.COMMITTED:
+        raise ReservationCommitted("The reservation was committed; it cannot be released.")
+    if status is ReservationStatus.ACTIVE:
+        return ReleaseAction.RELEASE if now < expires_at else ReleaseAction.EXPIRE
+    return ReleaseAction.NOTHING
+
+
+def effective_status(
+    status: ReservationStatus, expires_at: datetime, now: datetime
+) -> ReservationStatus:
+    """What callers see: an active reservation past its expiry time is expired already."""
+    if status is ReservationStatus.ACTIVE and expires_at <= now:
+        return ReservationStatus.EXPIRED
+    return status
+
+
+def is_counting(status: ReservationStatus, expires_at: datetime, now: datetime) -> bool:
+    """Does a reservation hold stock at `now`? Only active ones before their expiry time."""
+    return status is ReservationStatus.ACTIVE and now < expires_at
+
+
+# ---------------------------------------------------------------- the executable specification
+
+
+@dataclass(frozen=True)
+class Stock:
+    on_hand: int = 0
+    reserved: int = 0  # active reservation lines, reclaimed or not
+
+    def __post_init__(self) -> None:
+        if self.on_hand < 0 or self.reserved < 0 or self.reserved > self.on_hand:
+            raise AssertionError(f"impossible stock {self}")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    sku: str
+    kind: LedgerKind
+    delta_on_hand: int
+    delta_reserved: int
+    on_hand_after: int
+    reserved_after: int
+    order_id: str | None = None
+
+
+@dataclass
+class ModelReservation:
+    order_id: str
+    lines: dict[str, int]
+    expires_at: datetime
+    status: ReservationStatus = ReservationStatus.ACTIVE
+
+
+@dataclass
+class InventoryModel:
+    """The whole inventory in memory, following the same rules as the SQL implementation."""
+
+    stock: dict[str, Stock] = field(default_factory=dict)
+    reservations: dict[str, ModelReservation] = field(default_factory=dict)
+    ledger: list[LedgerEntry] = field(default_factory=list)
+
+    # -- helpers
+    def _apply(self, sku, kind, d_on_hand, d_reserved, order_id=None) -> None:
+        current = self.stock[sku]
+        new = replace(
+            current, on_hand=current.on_hand + d_on_hand, reserved=current.reserved + d_reserved
+        )
+        self.stock[sku] = new
+        self.ledger.append(
+            LedgerEntry(sku, kind, d_on_hand, d_reserved, new.on_hand, new.reserved, order_id)
+        )
+
+    def available(self, sku: str, now: datetime) -> int:
+        """On hand minus active reservations that have not reached their expiry time."""
+        held = sum(
+            r.lines.get(sku, 0)
+            for r in self.reservations.values()
+            if is_counting(r.status, r.expires_at, now)
+        )
+        return self.stock[sku].on_hand - held
+
+    def _expire(self, reservation: ModelReservation) -> None:
+        reservation.status = ReservationStatus.EXPIRED
+        for sku, qty in reservation.lines.items():
+            self._apply(sku, LedgerKind.EXPIRY, 0, -qty, reservation.order_id)
+
+    def reclaim(self, skus: Iterable[str], now: datetime) -> int:
+        wanted = set(skus)
+        due = [
+            r
+            for r in self.reservations.values()
+            if r.status is ReservationStatus.ACTIVE
+            and r.expires_at <= now
+            and wanted.intersection(r.lines)
+        ]
+        for r in due:
+            self._expire(r)
+        return len(due)
+
+    # -- use cases
+    def restock(self, sku: str, quantity: int) -> None:
+        self.stock.setdefault(sku, Stock())
+        self._apply(sku, LedgerKind.RESTOCK, quantity, 0)
+
+    def adjust(self, sku: str, delta: int, now: datetime) -> None:
+        self.reclaim([sku], now)
+        s = self.stock[sku]
+        if s.on_hand + delta < s.reserved:
+            raise BelowReserved("adjustment would leave less on hand than reserved")
+        self._apply(sku, LedgerKind.ADJUSTMENT, delta, 0)
+
+    def reserve(self, order_id: str, lines: dict[str, int], ttl: int, now: datetime):
+        existing = self.reservations.get(order_id)
+        if existing is not None:
+            if existing.lines != lines:
+                raise ReservationMismatch("order already holds a different reservation")
+            return existing
+        unknown = [sku for sku in lines if sku not in self.stock]
+        if unknown:
+            raise UnknownSku(unknown)
+        self.reclaim(lines, now)
+        short = [sku for sku, q in lines.items() if self.available(sku, now) < q]
+        if short:
+            raise InsufficientStock(short)
+        reservation = ModelReservation(order_id, dict(lines), now + timedelta(seconds=ttl))
+        self.reservations[order_id] = reservation
+        for sku, qty in lines.items():
+            self._apply(sku, LedgerKind.RESERVE, 0, qty, order_id)
+        return reservation
+
+    def commit(self, order_id: str, now: datetime):
+        reservation = self.reservations.get(order_id)
+        if reservation is None:
+            raise ReservationNotFound("no reservation for this order")
+        try:
+            action = decide_commit(reservation.status, reservation.expires_at, now)
+        except ReservationExpired:
+            if reservation.status is ReservationStatus.ACTIVE:
+                self._expire(reservation)
+            raise
+        if action is CommitAction.COMMIT:
+            reservation.status = ReservationStatus.COMMITTED
+            for sku, qty in reservation.lines.items():
+                self._apply(sku, LedgerKind.COMMIT, -qty, -qty, order_id)
+        return reservation
+
+    def release(self, order_id: str, now: datetime):
+        reservation = self.reservations.get(order_id)
+        if reservation is None:
+            return None
+        action = decide_release(reservation.status, reservation.expires_at, now)
+        if action is ReleaseAction.RELEASE:
+            reservation.status = ReservationStatus.RELEASED
+            for sku, qty in reservation.lines.items():
+                self._apply(sku, LedgerKind.RELEASE, 0, -qty, order_id)
+        elif action is ReleaseAction.EXPIRE:
+            self._expire(reservation)
+        return reservation
+
+    def expire_due(self, now: datetime) -> int:
+        due = [
+            r
+            for r in self.reservations.values()
+            if r.status is ReservationStatus.ACTIVE and r.expires_at <= now
+        ]
+        for r in due:
+            self._expire(r)
+        return len(due)
+
+    # -- invariants
+    def check_invariants(self, now: datetime) -> None:
+        for sku, s in self.stock.items():
+            assert 0 <= s.reserved <= s.on_hand, (sku, s)
+            active = sum(
+                r.lines.get(sku, 0)
+                for r in self.reservations.values()
+                if r.status is ReservationStatus.ACTIVE
+            )
+            assert s.reserved == active, (sku, s, active)
+            entries = [e for e in self.ledger if e.sku == sku]
+            assert sum(e.delta_on_hand for e in entries) == s.on_hand, sku
+            assert sum(e.delta_reserved for e in entries) == s.reserved, sku
+            if entries:
+                assert (entries[-1].on_hand_after, entries[-1].reserved_after) == (
+                    s.on_hand,
+                    s.reserved,
+                )
+            assert 0 <= self.available(sku, now) <= s.on_hand, sku

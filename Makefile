@@ -1,0 +1,70 @@
+# Vanity: the front door. `make run` runs the shop, `make test` runs every check.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+SERVICES := identity catalog inventory cart checkout payments
+# uv: the one on PATH, else the one `make uv` installs from PyPI into ~/.local.
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+export PATH := $(HOME)/.local/bin:$(PATH)
+
+.PHONY: help uv install proto proto-check lint format test test-fast run migrate seed \
+        bench load k8s-check docker-check migration clean
+
+help: ## list the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-22s\033[0m %s\n", $$1, $$2}'
+
+uv: ## install uv (from PyPI) when it is missing
+	@command -v uv >/dev/null 2>&1 || test -x $(HOME)/.local/bin/uv || \
+	  (echo "installing uv from PyPI" && python3 -m pip install --quiet --user uv)
+
+install: uv ## create .venv with every package of the workspace (uv.lock, frozen)
+	@$(UV) sync --frozen --quiet
+
+proto: install ## regenerate the gRPC stubs from proto/
+	$(PY) tools/gen_proto.py
+
+proto-check: install ## fail when the committed stubs differ from proto/
+	$(PY) tools/gen_proto.py --check
+
+lint: install ## ruff lint and format check
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+
+format: install ## apply ruff's fixes and formatting
+	$(UV) run --frozen ruff check --fix .
+	$(UV) run --frozen ruff format .
+
+test: install proto-check lint gateway-validate ## lint, contract and gateway checks, the whole test suite
+	$(UV) run --frozen pytest -q -p no:cacheprovider
+
+test-fast: install ## the test suite only, SQLite only (no MariaDB)
+	VANITY_TEST_MARIADB_URL=mysql+aiomysql://nobody@127.0.0.1:1 $(UV) run --frozen pytest -q -x
+
+migrate: install ## apply every service's migrations (SQLite by default, MySQL when *_DATABASE_URL say so)
+	@for s in $(SERVICES); do $(PY) -m vanity_$$s migrate || exit 1; done
+
+seed: migrate ## load demo data into every service
+	@for s in $(SERVICES); do $(PY) -m vanity_$$s seed || exit 1; done
+
+run: install ## run the whole shop locally: six services, the gateway, a Celery worker + beat
+	$(PY) tools/run_local.py
+
+migration: install ## new Alembic revision: make migration SERVICE=catalog MSG="add x"
+	@test -n "$(SERVICE)" -a -n "$(MSG)" || (echo 'usage: make migration SERVICE=<name> MSG="..."' && exit 2)
+	$(PY) tools/new_migration.py $(SERVICE) "$(MSG)"
+
+k8s-check: install ## render the kustomize overlays and validate every manifest offline
+	$(PY) tools/check_k8s.py
+
+docker-check: install ## static checks of every Dockerfile (non-root, multi-stage, pinned base)
+	$(PY) tools/check_dockerfiles.py
+
+bench: catalog-bench inventory-bench gateway-bench ## every benchmark (see each service's docs)
+
+clean: ## remove local data (SQLite files, keys, broker folder)
+	rm -rf .data
+
+-include gateway/gateway.mk
+-include $(wildcard services/*/service.mk)

@@ -1,0 +1,83 @@
+"""The client factory: retries only what the caller declared idempotent; default deadlines."""
+
+import asyncio
+
+import grpc
+import pytest
+from vanity_common.grpc_client import ChannelPool
+
+
+class FlakyService:
+    """Fails each method's first call with UNAVAILABLE; `Slow` takes longer than any deadline."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+
+    def handler(self, method: str):
+        async def unary(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            self.calls[method] = self.calls.get(method, 0) + 1
+            if method == "Slow":
+                await asyncio.sleep(5)
+            if self.calls[method] == 1:
+                await context.abort(grpc.StatusCode.UNAVAILABLE, "injected outage")
+            return b"ok:" + request
+
+        return grpc.unary_unary_rpc_method_handler(unary)
+
+
+@pytest.fixture
+async def flaky():
+    service = FlakyService()
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(
+        [
+            grpc.method_handlers_generic_handler(
+                "test.Flaky", {m: service.handler(m) for m in ("Idem", "NonIdem", "Slow")}
+            )
+        ]
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    yield service, f"127.0.0.1:{port}"
+    await server.stop(0)
+
+
+async def test_idempotent_method_is_retried_on_unavailable(flaky):
+    service, target = flaky
+    pool = ChannelPool("test")
+    channel = pool.channel(target, "test.Flaky", idempotent_methods=["Idem"], timeout_s=2)
+    assert await channel.unary_unary("/test.Flaky/Idem")(b"x") == b"ok:x"
+    assert service.calls["Idem"] == 2
+    await pool.close()
+
+
+async def test_non_idempotent_method_is_not_retried(flaky):
+    service, target = flaky
+    pool = ChannelPool("test")
+    channel = pool.channel(target, "test.Flaky", idempotent_methods=["Idem"], timeout_s=2)
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await channel.unary_unary("/test.Flaky/NonIdem")(b"x")
+    assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert service.calls["NonIdem"] == 1
+    await pool.close()
+
+
+async def test_default_deadline_applies_to_every_method(flaky):
+    _, target = flaky
+    pool = ChannelPool("test")
+    channel = pool.channel(target, "test.Flaky", timeout_s=0.3)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with pytest.raises(grpc.aio.AioRpcError) as failure:
+        await channel.unary_unary("/test.Flaky/Slow")(b"x")
+    assert failure.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert loop.time() - started < 3  # the 5 s handler did not hold the caller
+    await pool.close()
+
+
+async def test_channels_are_reused_per_target():
+    pool = ChannelPool("test")
+    a = pool.channel("127.0.0.1:1", "test.Flaky")
+    assert pool.channel("127.0.0.1:1", "test.Flaky") is a
+    assert pool.channel("127.0.0.1:2", "test.Flaky") is not a
+    await pool.close()

@@ -1,0 +1,220 @@
+"""Catalog's public REST API and admin API (thin: translate and delegate)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from starlette.responses import Response
+from vanity_common.app import json_response
+from vanity_common.auth import Principal, require_admin
+
+from vanity_catalog.domain import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Sort
+from vanity_catalog.schemas import (
+    BrandCreate,
+    BrandUpdate,
+    CategoryCreate,
+    CategoryUpdate,
+    ProductCreate,
+    ProductUpdate,
+    VariantCreate,
+    VariantUpdate,
+)
+from vanity_catalog.service import Body, CatalogService
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"])
+admin = APIRouter(prefix="/api/v1/admin", tags=["catalog admin"])
+
+Admin = Annotated[Principal, Depends(require_admin("catalog"))]
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _service(request: Request) -> CatalogService:
+    return request.app.state.catalog
+
+
+def _cached_response(request: Request, body: Body) -> Response:
+    headers = {"ETag": body.etag, "Cache-Control": request.app.state.cache_control}
+    inm = request.headers.get("if-none-match")
+    if inm and (inm.strip() == "*" or body.etag in [t.strip() for t in inm.split(",")]):
+        return Response(status_code=304, headers=headers)
+    return Response(body.content, media_type="application/json", headers=headers)
+
+
+# ---- public ------------------------------------------------------------------------------------
+
+
+@router.get("/products")
+async def list_products(
+    request: Request,
+    brand: Annotated[list[str] | None, Query(description="brand slug; repeatable")] = None,
+    category: Annotated[str | None, Query(description="category slug, sub-categories included")] = None,
+    min_price: Annotated[int | None, Query(ge=0, description="minor units")] = None,
+    max_price: Annotated[int | None, Query(ge=0, description="minor units")] = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    tag: Annotated[list[str] | None, Query(description="tag; repeatable, all must match")] = None,
+    sort: Sort = Sort.NEWEST,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+):
+    service = _service(request)
+    query = service.product_query(
+        brand=brand,
+        category=category,
+        min_price=min_price,
+        max_price=max_price,
+        q=q,
+        tags=tag,
+        sort=sort,
+        limit=limit,
+        cursor=cursor,
+    )
+    return _cached_response(request, await service.browse_products(query))
+
+
+@router.get("/products/{slug}")
+async def get_product(request: Request, slug: str):
+    return _cached_response(request, await _service(request).product_detail(slug))
+
+
+@router.get("/brands")
+async def list_brands(request: Request):
+    return _cached_response(request, await _service(request).brand_list())
+
+
+@router.get("/categories")
+async def category_tree(request: Request):
+    return _cached_response(request, await _service(request).category_tree())
+
+
+# ---- admin -------------------------------------------------------------------------------------
+
+
+@admin.get("/products")
+async def admin_list_products(
+    request: Request,
+    _: Admin,
+    status: Annotated[list[Literal["draft", "active", "archived"]] | None, Query()] = None,
+    brand: Annotated[list[str] | None, Query()] = None,
+    category: str | None = None,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: Sort = Sort.NEWEST,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+):
+    service = _service(request)
+    query = service.product_query(
+        brand=brand, category=category, q=q, sort=sort, limit=limit, cursor=cursor
+    )
+    statuses = tuple(status or ("draft", "active", "archived"))
+    return json_response(await service.admin_products(query, statuses), headers=_NO_STORE)
+
+
+@admin.post("/products", status_code=201)
+async def admin_create_product(request: Request, principal: Admin, body: ProductCreate):
+    result = await _service(request).create_product(principal, body)
+    return json_response(result, status_code=201, headers=_NO_STORE)
+
+
+@admin.get("/products/{product_id}")
+async def admin_get_product(request: Request, _: Admin, product_id: int):
+    return json_response(await _service(request).admin_product(product_id), headers=_NO_STORE)
+
+
+@admin.patch("/products/{product_id}")
+async def admin_update_product(
+    request: Request, principal: Admin, product_id: int, body: ProductUpdate
+):
+    result = await _service(request).update_product(principal, product_id, body)
+    return json_response(result, headers=_NO_STORE)
+
+
+@admin.delete("/products/{product_id}")
+async def admin_archive_product(request: Request, principal: Admin, product_id: int):
+    """Archives (soft delete): orders keep pointing at the product's SKUs."""
+    result = await _service(request).archive_product(principal, product_id)
+    return json_response(result, headers=_NO_STORE)
+
+
+@admin.post("/products/{product_id}/variants", status_code=201)
+async def admin_add_variant(
+    request: Request, principal: Admin, product_id: int, body: VariantCreate
+):
+    result = await _service(request).add_variant(principal, product_id, body)
+    return json_response(result, status_code=201, headers=_NO_STORE)
+
+
+@admin.patch("/products/{product_id}/variants/{sku}")
+async def admin_update_variant(
+    request: Request, principal: Admin, product_id: int, sku: str, body: VariantUpdate
+):
+    result = await _service(request).update_variant(principal, product_id, sku, body)
+    return json_response(result, headers=_NO_STORE)
+
+
+@admin.delete("/products/{product_id}/variants/{sku}")
+async def admin_deactivate_variant(request: Request, principal: Admin, product_id: int, sku: str):
+    """Deactivates (soft delete): the SKU stays known to carts and orders, but not on sale."""
+    result = await _service(request).deactivate_variant(principal, product_id, sku)
+    return json_response(result, headers=_NO_STORE)
+
+
+@admin.get("/brands")
+async def admin_list_brands(request: Request, _: Admin):
+    return json_response(await _service(request).admin_brands(), headers=_NO_STORE)
+
+
+@admin.post("/brands", status_code=201)
+async def admin_create_brand(request: Request, principal: Admin, body: BrandCreate):
+    result = await _service(request).create_brand(principal, body)
+    return json_response(result, status_code=201, headers=_NO_STORE)
+
+
+@admin.patch("/brands/{brand_id}")
+async def admin_update_brand(request: Request, principal: Admin, brand_id: int, body: BrandUpdate):
+    result = await _service(request).update_brand(principal, brand_id, body)
+    return json_response(result, headers=_NO_STORE)
+
+
+@admin.delete("/brands/{brand_id}", status_code=204)
+async def admin_delete_brand(request: Request, principal: Admin, brand_id: int):
+    await _service(request).delete_brand(principal, brand_id)
+    return Response(status_code=204)
+
+
+@admin.get("/categories")
+async def admin_list_categories(request: Request, _: Admin):
+    return json_response(await _service(request).admin_categories(), headers=_NO_STORE)
+
+
+@admin.post("/categories", status_code=201)
+async def admin_create_category(request: Request, principal: Admin, body: CategoryCreate):
+    result = await _service(request).create_category(principal, body)
+    return json_response(result, status_code=201, headers=_NO_STORE)
+
+
+@admin.patch("/categories/{category_id}")
+async def admin_update_category(
+    request: Request, principal: Admin, category_id: int, body: CategoryUpdate
+):
+    result = await _service(request).update_category(principal, category_id, body)
+    return json_response(result, headers=_NO_STORE)
+
+
+@admin.delete("/categories/{category_id}", status_code=204)
+async def admin_delete_category(request: Request, principal: Admin, category_id: int):
+    await _service(request).delete_category(principal, category_id)
+    return Response(status_code=204)
+
+
+@admin.get("/audit")
+async def admin_audit_log(
+    request: Request,
+    _: Admin,
+    entity: Literal["product", "variant", "brand", "category"] | None = None,
+    entity_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[int | None, Query(ge=1)] = None,
+):
+    result = await _service(request).audit_log(entity, entity_id, limit, before)
+    return json_response(result, headers=_NO_STORE)

@@ -1,0 +1,145 @@
+"""Admin input models: shape and format checks, reported per field (problem+json `errors`).
+
+Rules that need the database (unique slug/SKU, existing brand/category, category cycles) live
+in the service layer and are reported the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vanity_catalog.domain import CURRENCY_RE, HEX_RE, SKU_RE, SLUG_RE, normalise_tags
+
+Slug = Annotated[str, Field(min_length=1, max_length=160, pattern=SLUG_RE.pattern)]
+Sku = Annotated[str, Field(min_length=2, max_length=64, pattern=SKU_RE.pattern)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+ShortName = Annotated[str, Field(min_length=1, max_length=120)]
+Price = Annotated[int, Field(ge=0, le=100_000_000, strict=True)]
+Currency = Annotated[str, Field(pattern=CURRENCY_RE.pattern)]
+ImageUrl = Annotated[str, Field(min_length=1, max_length=500, pattern=r"^(https?://|/)\S+$")]
+Hex = Annotated[str, Field(pattern=HEX_RE.pattern)]
+Status = Literal["draft", "active", "archived"]
+SkinType = Literal["all", "dry", "oily", "combination", "normal", "sensitive", "mature"]
+Finish = Literal["matte", "satin", "natural", "dewy", "radiant", "shimmer", "metallic", "gloss"]
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Attributes(_Input):
+    skin_types: list[SkinType] = Field(default_factory=list, max_length=7)
+    finish: Finish | None = None
+    coverage: Literal["sheer", "light", "medium", "full"] | None = None
+    ingredients: list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
+        default_factory=list, max_length=60
+    )
+    volume: Annotated[str, Field(max_length=32)] | None = None
+    vegan: bool | None = None
+    cruelty_free: bool | None = None
+    fragrance_free: bool | None = None
+
+
+def _tags(value: list[str]) -> list[str]:
+    tags = normalise_tags(value)
+    if len(tags) != len(value):
+        raise ValueError("tags must be distinct, non-empty words (letters, digits, hyphens)")
+    return tags
+
+
+class VariantCreate(_Input):
+    sku: Sku
+    name: ShortName
+    shade_hex: Hex | None = None
+    size: Annotated[str, Field(max_length=32)] | None = None
+    price_minor: Price
+    currency: Currency = "EUR"
+    active: bool = True
+    position: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+
+class VariantUpdate(_Input):
+    name: ShortName | None = None
+    shade_hex: Hex | None = None
+    size: Annotated[str, Field(max_length=32)] | None = None
+    price_minor: Price | None = None
+    currency: Currency | None = None
+    active: bool | None = None
+    position: Annotated[int, Field(ge=0, le=10_000)] | None = None
+
+
+class ProductCreate(_Input):
+    slug: Slug | None = None
+    name: Name
+    brand_id: Annotated[int, Field(gt=0)]
+    category_id: Annotated[int, Field(gt=0)]
+    description: Annotated[str, Field(max_length=5000)] = ""
+    images: list[ImageUrl] = Field(default_factory=list, max_length=12)
+    attributes: Attributes = Field(default_factory=Attributes)
+    tags: list[str] = Field(default_factory=list, max_length=20)
+    status: Status = "draft"
+    variants: list[VariantCreate] = Field(default_factory=list, max_length=60)
+
+    _normalise_tags = field_validator("tags")(_tags)
+
+
+class ProductUpdate(_Input):
+    slug: Slug | None = None
+    name: Name | None = None
+    brand_id: Annotated[int, Field(gt=0)] | None = None
+    category_id: Annotated[int, Field(gt=0)] | None = None
+    description: Annotated[str, Field(max_length=5000)] | None = None
+    images: list[ImageUrl] | None = Field(default=None, max_length=12)
+    attributes: Attributes | None = None
+    tags: list[str] | None = Field(default=None, max_length=20)
+    status: Status | None = None
+
+    @field_validator("tags")
+    @classmethod
+    def _check_tags(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _tags(value)
+
+
+class BrandCreate(_Input):
+    slug: Slug | None = None
+    name: ShortName
+    description: Annotated[str, Field(max_length=2000)] = ""
+
+
+class BrandUpdate(_Input):
+    slug: Slug | None = None
+    name: ShortName | None = None
+    description: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class CategoryCreate(_Input):
+    slug: Slug | None = None
+    name: ShortName
+    parent_id: Annotated[int, Field(gt=0)] | None = None
+    position: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+
+class CategoryUpdate(_Input):
+    slug: Slug | None = None
+    name: ShortName | None = None
+    parent_id: Annotated[int, Field(gt=0)] | None = None  # explicit null: move to the top level
+    position: Annotated[int, Field(ge=0, le=10_000)] | None = None
+
+
+NOT_NULLABLE = {
+    "slug",
+    "name",
+    "brand_id",
+    "category_id",
+    "description",
+    "images",
+    "attributes",
+    "tags",
+    "status",
+    "price_minor",
+    "currency",
+    "active",
+    "position",
+}

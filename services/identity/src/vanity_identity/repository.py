@@ -1,0 +1,516 @@
+"""Persistence for users, sessions (refresh-token families), reset tokens and addresses."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from vanity_identity.domain import (
+    Address,
+    RefreshTokenState,
+    User,
+    decode_set,
+    encode_set,
+    reset_token_usable,
+)
+from vanity_identity.tables import (
+    addresses,
+    password_reset_tokens,
+    refresh_tokens,
+    sessions,
+    users,
+)
+
+
+def utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _db_time(value: datetime) -> datetime:
+    """Naive UTC for the database (SQLite and MariaDB DATETIME keep no offset)."""
+    return value.astimezone(UTC).replace(tzinfo=None)
+
+
+_USER_COLUMNS = [
+    users.c.id,
+    users.c.email,
+    users.c.name,
+    users.c.roles,
+    users.c.permissions,
+    users.c.disabled_at,
+    users.c.created_at,
+    users.c.updated_at,
+]
+
+
+def _user(row) -> User:
+    return User(
+        id=row.id,
+        email=row.email,
+        name=row.name,
+        roles=decode_set(row.roles),
+        permissions=decode_set(row.permissions),
+        disabled_at=utc(row.disabled_at),
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
+    )
+
+
+# ---- users
+
+
+async def insert_user(
+    session: AsyncSession,
+    *,
+    user_id: str,
+    email: str,
+    name: str,
+    password_hash: str,
+    roles: frozenset[str],
+    permissions: frozenset[str],
+    now: datetime,
+) -> None:
+    await session.execute(
+        insert(users).values(
+            id=user_id,
+            email=email,
+            name=name,
+            password_hash=password_hash,
+            roles=encode_set(roles),
+            permissions=encode_set(permissions),
+            password_changed_at=_db_time(now),
+            created_at=_db_time(now),
+            updated_at=_db_time(now),
+        )
+    )
+
+
+async def user_by_id(session: AsyncSession, user_id: str, *, lock: bool = False) -> User | None:
+    stmt = select(*_USER_COLUMNS).where(users.c.id == user_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = (await session.execute(stmt)).first()
+    return _user(row) if row else None
+
+
+async def user_with_hash_by_email(session: AsyncSession, email: str) -> tuple[User, str] | None:
+    row = (
+        await session.execute(
+            select(*_USER_COLUMNS, users.c.password_hash).where(users.c.email == email)
+        )
+    ).first()
+    return (_user(row), row.password_hash) if row else None
+
+
+async def password_hash(session: AsyncSession, user_id: str) -> str | None:
+    return await session.scalar(select(users.c.password_hash).where(users.c.id == user_id))
+
+
+async def user_id_by_email(session: AsyncSession, email: str) -> str | None:
+    return await session.scalar(select(users.c.id).where(users.c.email == email))
+
+
+async def update_user(session: AsyncSession, user_id: str, now: datetime, **values: Any) -> int:
+    if "roles" in values:
+        values["roles"] = encode_set(values["roles"])
+    if "permissions" in values:
+        values["permissions"] = encode_set(values["permissions"])
+    for key in ("disabled_at", "password_changed_at"):
+        if values.get(key) is not None:
+            values[key] = _db_time(values[key])
+    result = await session.execute(
+        update(users).where(users.c.id == user_id).values(updated_at=_db_time(now), **values)
+    )
+    return result.rowcount
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    query: str | None,
+    role: str | None,
+    disabled: bool | None,
+    after_email: str | None,
+    limit: int,
+) -> list[User]:
+    stmt = select(*_USER_COLUMNS).order_by(users.c.email).limit(limit)
+    if query:
+        escaped = query.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(
+            or_(
+                users.c.email.like(f"{escaped}%", escape="\\"),
+                func.lower(users.c.name).like(f"%{escaped}%", escape="\\"),
+                users.c.id == query,
+            )
+        )
+    if role:
+        stmt = stmt.where(users.c.roles.like(f"%,{role},%"))
+    if disabled is True:
+        stmt = stmt.where(users.c.disabled_at.is_not(None))
+    elif disabled is False:
+        stmt = stmt.where(users.c.disabled_at.is_(None))
+    if after_email:
+        stmt = stmt.where(users.c.email > after_email)
+    return [_user(row) for row in await session.execute(stmt)]
+
+
+async def count_admins(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(users)
+            .where(users.c.roles.like("%,admin,%"), users.c.disabled_at.is_(None))
+        )
+        or 0
+    )
+
+
+# ---- sessions and refresh tokens
+
+
+async def insert_session(
+    session: AsyncSession,
+    *,
+    session_id: str,
+    user_id: str,
+    now: datetime,
+    expires_at: datetime,
+    ip: str | None,
+    user_agent: str | None,
+) -> None:
+    await session.execute(
+        insert(sessions).values(
+            id=session_id,
+            user_id=user_id,
+            created_at=_db_time(now),
+            last_used_at=_db_time(now),
+            expires_at=_db_time(expires_at),
+            ip=(ip or "")[:64] or None,
+            user_agent=(user_agent or "")[:255] or None,
+        )
+    )
+
+
+async def insert_refresh_token(
+    session: AsyncSession, *, token_hash: str, session_id: str, now: datetime, expires_at: datetime
+) -> None:
+    await session.execute(
+        insert(refresh_tokens).values(
+            token_hash=token_hash,
+            session_id=session_id,
+            created_at=_db_time(now),
+            expires_at=_db_time(expires_at),
+        )
+    )
+
+
+async def refresh_token_state(
+    session: AsyncSession, token_hash: str
+) -> tuple[RefreshTokenState, str, str] | None:
+    """(state, session id, user id), the token row locked on MariaDB."""
+    row = (
+        await session.execute(
+            select(
+                refresh_tokens.c.expires_at,
+                refresh_tokens.c.used_at,
+                sessions.c.revoked_at,
+                sessions.c.id,
+                sessions.c.user_id,
+            )
+            .select_from(
+                refresh_tokens.join(sessions, sessions.c.id == refresh_tokens.c.session_id)
+            )
+            .where(refresh_tokens.c.token_hash == token_hash)
+            .with_for_update()
+        )
+    ).first()
+    if row is None:
+        return None
+    state = RefreshTokenState(
+        expires_at=utc(row.expires_at),
+        used_at=utc(row.used_at),
+        session_revoked_at=utc(row.revoked_at),
+    )
+    return state, row.id, row.user_id
+
+
+async def mark_refresh_used(session: AsyncSession, token_hash: str, now: datetime) -> bool:
+    """Rotation claim: only one caller can move a token from unused to used."""
+    result = await session.execute(
+        update(refresh_tokens)
+        .where(refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.used_at.is_(None))
+        .values(used_at=_db_time(now))
+    )
+    return result.rowcount == 1
+
+
+async def touch_session(
+    session: AsyncSession, session_id: str, now: datetime, expires_at: datetime
+) -> None:
+    await session.execute(
+        update(sessions)
+        .where(sessions.c.id == session_id)
+        .values(last_used_at=_db_time(now), expires_at=_db_time(expires_at))
+    )
+
+
+async def session_owner(session: AsyncSession, token_hash: str) -> tuple[str, str] | None:
+    row = (
+        await session.execute(
+            select(sessions.c.id, sessions.c.user_id)
+            .select_from(
+                refresh_tokens.join(sessions, sessions.c.id == refresh_tokens.c.session_id)
+            )
+            .where(refresh_tokens.c.token_hash == token_hash)
+        )
+    ).first()
+    return (row.id, row.user_id) if row else None
+
+
+async def revoke_sessions(
+    session: AsyncSession,
+    *,
+    now: datetime,
+    reason: str,
+    session_id: str | None = None,
+    user_id: str | None = None,
+    except_session: str | None = None,
+) -> int:
+    conditions = [sessions.c.revoked_at.is_(None)]
+    if session_id is not None:
+        conditions.append(sessions.c.id == session_id)
+    if user_id is not None:
+        conditions.append(sessions.c.user_id == user_id)
+    if except_session:
+        conditions.append(sessions.c.id != except_session)
+    if session_id is None and user_id is None:
+        raise ValueError("revoke_sessions needs a session or a user")
+    result = await session.execute(
+        update(sessions)
+        .where(and_(*conditions))
+        .values(revoked_at=_db_time(now), revoke_reason=reason[:32])
+    )
+    return result.rowcount
+
+
+async def session_is_active(session: AsyncSession, session_id: str, now: datetime) -> bool:
+    row = (
+        await session.execute(
+            select(sessions.c.revoked_at, sessions.c.expires_at).where(sessions.c.id == session_id)
+        )
+    ).first()
+    return row is not None and row.revoked_at is None and utc(row.expires_at) > now
+
+
+# ---- password reset tokens
+
+
+async def insert_reset_token(
+    session: AsyncSession, *, token_hash: str, user_id: str, now: datetime, expires_at: datetime
+) -> None:
+    await session.execute(
+        insert(password_reset_tokens).values(
+            token_hash=token_hash,
+            user_id=user_id,
+            created_at=_db_time(now),
+            expires_at=_db_time(expires_at),
+        )
+    )
+
+
+async def consume_reset_token_peek(
+    session: AsyncSession, token_hash: str, now: datetime
+) -> str | None:
+    """The user id of a still-usable token, without consuming it."""
+    row = (
+        await session.execute(
+            select(
+                password_reset_tokens.c.user_id,
+                password_reset_tokens.c.expires_at,
+                password_reset_tokens.c.used_at,
+            ).where(password_reset_tokens.c.token_hash == token_hash)
+        )
+    ).first()
+    if row is None or not reset_token_usable(utc(row.expires_at), utc(row.used_at), now):
+        return None
+    return row.user_id
+
+
+async def consume_reset_token(session: AsyncSession, token_hash: str, now: datetime) -> str | None:
+    """Marks an unused, unexpired token used and returns its user id; None otherwise. The
+    conditional UPDATE makes it single-use even under concurrent confirms."""
+    user_id = await session.scalar(
+        select(password_reset_tokens.c.user_id).where(
+            password_reset_tokens.c.token_hash == token_hash
+        )
+    )
+    if user_id is None:
+        return None
+    result = await session.execute(
+        update(password_reset_tokens)
+        .where(
+            password_reset_tokens.c.token_hash == token_hash,
+            password_reset_tokens.c.used_at.is_(None),
+            password_reset_tokens.c.expires_at > _db_time(now),
+        )
+        .values(used_at=_db_time(now))
+    )
+    return user_id if result.rowcount == 1 else None
+
+
+async def invalidate_reset_tokens(session: AsyncSession, user_id: str, now: datetime) -> None:
+    await session.execute(
+        update(password_reset_tokens)
+        .where(
+            password_reset_tokens.c.user_id == user_id, password_reset_tokens.c.used_at.is_(None)
+        )
+        .values(used_at=_db_time(now))
+    )
+
+
+async def purge_expired(session: AsyncSession, now: datetime, grace: datetime) -> dict[str, int]:
+    """Deletes what can no longer be used: tokens expired before `grace`, sessions ended before
+    it (revoked or expired). Kept a while after expiry so reuse is still recognised."""
+    done = {}
+    done["reset_tokens"] = (
+        await session.execute(
+            delete(password_reset_tokens).where(
+                password_reset_tokens.c.expires_at < _db_time(grace)
+            )
+        )
+    ).rowcount
+    old_sessions = select(sessions.c.id).where(
+        or_(sessions.c.expires_at < _db_time(grace), sessions.c.revoked_at < _db_time(grace))
+    )
+    ids = [r for (r,) in await session.execute(old_sessions)]
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        await session.execute(delete(refresh_tokens).where(refresh_tokens.c.session_id.in_(chunk)))
+        await session.execute(delete(sessions).where(sessions.c.id.in_(chunk)))
+    done["sessions"] = len(ids)
+    done["refresh_tokens"] = (
+        await session.execute(
+            delete(refresh_tokens).where(refresh_tokens.c.expires_at < _db_time(grace))
+        )
+    ).rowcount
+    return done
+
+
+# ---- addresses
+
+_ADDRESS_FIELDS = (
+    "label",
+    "full_name",
+    "line1",
+    "line2",
+    "city",
+    "region",
+    "postal_code",
+    "country",
+    "phone",
+    "is_default_shipping",
+    "is_default_billing",
+)
+
+
+def _address(row) -> Address:
+    return Address(
+        id=row.id,
+        user_id=row.user_id,
+        label=row.label,
+        full_name=row.full_name,
+        line1=row.line1,
+        line2=row.line2,
+        city=row.city,
+        region=row.region,
+        postal_code=row.postal_code,
+        country=row.country,
+        phone=row.phone,
+        is_default_shipping=bool(row.is_default_shipping),
+        is_default_billing=bool(row.is_default_billing),
+        created_at=utc(row.created_at),
+        updated_at=utc(row.updated_at),
+    )
+
+
+async def list_addresses(session: AsyncSession, user_id: str) -> list[Address]:
+    rows = await session.execute(
+        select(addresses)
+        .where(addresses.c.user_id == user_id)
+        .order_by(addresses.c.created_at, addresses.c.id)
+    )
+    return [_address(r) for r in rows]
+
+
+async def address_for_user(session: AsyncSession, user_id: str, address_id: str) -> Address | None:
+    """Scoped by owner: another user's address is simply not found."""
+    row = (
+        await session.execute(
+            select(addresses).where(addresses.c.id == address_id, addresses.c.user_id == user_id)
+        )
+    ).first()
+    return _address(row) if row else None
+
+
+async def count_addresses(session: AsyncSession, user_id: str) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(addresses).where(addresses.c.user_id == user_id)
+        )
+        or 0
+    )
+
+
+async def insert_address(
+    session: AsyncSession, *, address_id: str, user_id: str, values: dict, now: datetime
+) -> None:
+    await session.execute(
+        insert(addresses).values(
+            id=address_id,
+            user_id=user_id,
+            created_at=_db_time(now),
+            updated_at=_db_time(now),
+            **{k: v for k, v in values.items() if k in _ADDRESS_FIELDS},
+        )
+    )
+
+
+async def update_address(
+    session: AsyncSession, *, address_id: str, user_id: str, values: dict, now: datetime
+) -> int:
+    result = await session.execute(
+        update(addresses)
+        .where(addresses.c.id == address_id, addresses.c.user_id == user_id)
+        .values(
+            updated_at=_db_time(now), **{k: v for k, v in values.items() if k in _ADDRESS_FIELDS}
+        )
+    )
+    return result.rowcount
+
+
+async def clear_default(
+    session: AsyncSession, *, user_id: str, column: str, except_id: str
+) -> None:
+    await session.execute(
+        update(addresses)
+        .where(addresses.c.user_id == user_id, addresses.c.id != except_id, addresses.c[column])
+        .values({column: False})
+    )
+
+
+async def delete_address(session: AsyncSession, *, address_id: str, user_id: str) -> int:
+    result = await session.execute(
+        delete(addresses).where(addresses.c.id == address_id, addresses.c.user_id == user_id)
+    )
+    return result.rowcount
+
+
+async def lock_user_row(session: AsyncSession, user_id: str) -> bool:
+    """Serialises per-user writes (address limits, defaults) on MariaDB."""
+    found = await session.scalar(select(users.c.id).where(users.c.id == user_id).with_for_update())
+    return found is not None

@@ -1,0 +1,343 @@
+"""Identity's public REST API (thin: parse, call a use case, serialise)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import Response
+from vanity_common.app import json_response
+from vanity_common.auth import CurrentUser, Principal, optional_principal, require_admin
+from vanity_common.errors import PermissionDenied, ServiceError
+
+from vanity_identity.domain import Address, User
+from vanity_identity.service import IdentityService, TokenPair
+from vanity_identity.throttle import client_ip
+
+PASSWORD_TASK = "identity.send_password_reset_email"
+
+auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+me_router = APIRouter(prefix="/api/v1/me", tags=["me"])
+admin_router = APIRouter(prefix="/api/v1/admin/users", tags=["admin: users"])
+keys_router = APIRouter(tags=["keys"])
+
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class RegisterBody(Body):
+    email: str = Field(max_length=320)
+    name: str = Field(max_length=400)
+    password: str = Field(max_length=1024)
+
+
+class LoginBody(Body):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=1024)
+
+
+class RefreshBody(Body):
+    refresh_token: str = Field(min_length=1, max_length=200)
+
+
+class LogoutBody(Body):
+    refresh_token: str | None = Field(default=None, max_length=200)
+
+
+class ResetRequestBody(Body):
+    email: str = Field(max_length=320)
+
+
+class ResetConfirmBody(Body):
+    token: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(max_length=1024)
+
+
+class ProfilePatch(Body):
+    name: str | None = Field(default=None, max_length=400)
+
+
+class PasswordChangeBody(Body):
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+class AddressBody(Body):
+    label: str | None = Field(default=None, max_length=400)
+    full_name: str | None = Field(default=None, max_length=400)
+    line1: str | None = Field(default=None, max_length=400)
+    line2: str | None = Field(default=None, max_length=400)
+    city: str | None = Field(default=None, max_length=400)
+    region: str | None = Field(default=None, max_length=400)
+    postal_code: str | None = Field(default=None, max_length=100)
+    country: str | None = Field(default=None, max_length=100)
+    phone: str | None = Field(default=None, max_length=100)
+    is_default_shipping: bool | None = None
+    is_default_billing: bool | None = None
+
+
+class RolesBody(Body):
+    roles: list[str] = Field(min_length=1, max_length=5)
+    permissions: list[str] = Field(default_factory=list, max_length=10)
+
+
+def user_json(user: User) -> dict:
+    return {
+        "id": user.id,
+        "email": user.email,
+        "name": user.name,
+        "roles": sorted(user.roles),
+        "permissions": sorted(user.permissions),
+        "disabled": user.disabled,
+        "created_at": user.created_at.isoformat(),
+        "updated_at": user.updated_at.isoformat(),
+    }
+
+
+def address_json(address: Address) -> dict:
+    return {
+        "id": address.id,
+        "label": address.label,
+        "full_name": address.full_name,
+        "line1": address.line1,
+        "line2": address.line2,
+        "city": address.city,
+        "region": address.region,
+        "postal_code": address.postal_code,
+        "country": address.country,
+        "phone": address.phone,
+        "is_default_shipping": address.is_default_shipping,
+        "is_default_billing": address.is_default_billing,
+        "created_at": address.created_at.isoformat(),
+        "updated_at": address.updated_at.isoformat(),
+    }
+
+
+def tokens_json(pair: TokenPair, service: IdentityService) -> dict:
+    now = service.now()
+    return {
+        "token_type": "Bearer",
+        "access_token": pair.access_token,
+        "expires_in": max(0, pair.access_expires_at - int(now.timestamp())),
+        "refresh_token": pair.refresh_token,
+        "refresh_expires_in": max(0, int((pair.refresh_expires_at - now).total_seconds())),
+        "session_id": pair.session_id,
+        "user": user_json(pair.user),
+    }
+
+
+def _service(request: Request) -> IdentityService:
+    return request.app.state.identity
+
+
+def _ip(request: Request) -> str:
+    return client_ip(request, request.app.state.trusted_proxies)
+
+
+async def current_account(request: Request, principal: CurrentUser) -> User:
+    return await _service(request).authorise(principal)
+
+
+Account = Annotated[User, Depends(current_account)]
+
+
+async def current_admin(
+    request: Request, principal: Annotated[Principal, Depends(require_admin("users"))]
+) -> User:
+    user = await _service(request).authorise(principal)
+    # The token said admin; the account must still say so too (roles may have changed since).
+    if not user.is_admin or "users" not in user.permissions:
+        raise PermissionDenied("Admin permission 'users' required.")
+    return user
+
+
+Admin = Annotated[User, Depends(current_admin)]
+
+
+# ---- /api/v1/auth
+
+
+@auth_router.post("/register", status_code=201)
+async def register(request: Request, body: RegisterBody):
+    user = await _service(request).register(body.email, body.name, body.password, ip=_ip(request))
+    return json_response(
+        {"user": user_json(user)}, status_code=201, headers={"Location": "/api/v1/me"}
+    )
+
+
+@auth_router.post("/login")
+async def login(request: Request, body: LoginBody):
+    service = _service(request)
+    pair = await service.login(
+        body.email,
+        body.password,
+        ip=_ip(request),
+        user_agent=request.headers.get("user-agent"),
+    )
+    return json_response(tokens_json(pair, service), headers=NO_STORE)
+
+
+@auth_router.post("/refresh")
+async def refresh(request: Request, body: RefreshBody):
+    service = _service(request)
+    pair = await service.refresh(body.refresh_token)
+    return json_response(tokens_json(pair, service), headers=NO_STORE)
+
+
+@auth_router.post("/logout", status_code=204)
+async def logout(request: Request, body: LogoutBody | None = None):
+    try:
+        principal = await optional_principal(request)
+    except ServiceError:  # an expired access token must not stop a logout
+        principal = None
+    await _service(request).logout(
+        refresh_token=body.refresh_token if body else None, principal=principal
+    )
+    return Response(status_code=204)
+
+
+@auth_router.post("/password-reset", status_code=202)
+async def password_reset(request: Request, body: ResetRequestBody):
+    address = await _service(request).screen_password_reset(body.email, ip=_ip(request))
+    if address is not None:
+        await request.app.state.enqueue(PASSWORD_TASK, address)
+    # One answer for known, unknown and throttled addresses: nothing to enumerate.
+    return json_response(
+        {"status": "accepted", "detail": "If an account exists, a reset link is on its way."},
+        status_code=202,
+    )
+
+
+@auth_router.post("/password-reset/confirm", status_code=204)
+async def password_reset_confirm(request: Request, body: ResetConfirmBody):
+    await _service(request).confirm_password_reset(body.token, body.new_password)
+    return Response(status_code=204)
+
+
+# ---- /api/v1/me
+
+
+@me_router.get("")
+async def get_me(user: Account):
+    return json_response(user_json(user), headers=NO_STORE)
+
+
+@me_router.patch("")
+async def patch_me(request: Request, user: Account, body: ProfilePatch):
+    updated = await _service(request).update_profile(user.id, name=body.name)
+    return json_response(user_json(updated), headers=NO_STORE)
+
+
+@me_router.post("/password", status_code=204)
+async def change_password(
+    request: Request, user: Account, principal: CurrentUser, body: PasswordChangeBody
+):
+    await _service(request).change_password(
+        user.id, principal.session_id, body.current_password, body.new_password
+    )
+    return Response(status_code=204)
+
+
+@me_router.get("/addresses")
+async def list_addresses(request: Request, user: Account):
+    items = await _service(request).list_addresses(user.id)
+    return json_response({"items": [address_json(a) for a in items]}, headers=NO_STORE)
+
+
+@me_router.post("/addresses", status_code=201)
+async def create_address(request: Request, user: Account, body: AddressBody):
+    address = await _service(request).create_address(user.id, body.model_dump(exclude_unset=True))
+    return json_response(
+        address_json(address),
+        status_code=201,
+        headers={"Location": f"/api/v1/me/addresses/{address.id}"},
+    )
+
+
+@me_router.get("/addresses/{address_id}")
+async def get_address(request: Request, user: Account, address_id: str):
+    address = await _service(request).get_address(user.id, address_id)
+    return json_response(address_json(address), headers=NO_STORE)
+
+
+@me_router.patch("/addresses/{address_id}")
+async def patch_address(request: Request, user: Account, address_id: str, body: AddressBody):
+    address = await _service(request).update_address(
+        user.id, address_id, body.model_dump(exclude_unset=True)
+    )
+    return json_response(address_json(address))
+
+
+@me_router.delete("/addresses/{address_id}", status_code=204)
+async def delete_address(request: Request, user: Account, address_id: str):
+    await _service(request).delete_address(user.id, address_id)
+    return Response(status_code=204)
+
+
+# ---- /api/v1/admin/users
+
+
+@admin_router.get("")
+async def admin_list_users(
+    request: Request,
+    admin: Admin,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    role: Annotated[str | None, Query(pattern="^(customer|admin)$")] = None,
+    disabled: bool | None = None,
+    cursor: Annotated[str | None, Query(max_length=320)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+):
+    users = await _service(request).list_users(
+        query=q, role=role, disabled=disabled, after=cursor, limit=limit + 1
+    )
+    page, more = users[:limit], len(users) > limit
+    return json_response(
+        {
+            "items": [user_json(u) for u in page],
+            "next_cursor": page[-1].email if more and page else None,
+        },
+        headers=NO_STORE,
+    )
+
+
+@admin_router.get("/{user_id}")
+async def admin_get_user(request: Request, admin: Admin, user_id: str):
+    service = _service(request)
+    user = await service.get_user(user_id)
+    addresses = await service.list_addresses(user_id)
+    return json_response(
+        {**user_json(user), "addresses": [address_json(a) for a in addresses]}, headers=NO_STORE
+    )
+
+
+@admin_router.put("/{user_id}/roles")
+async def admin_set_roles(request: Request, admin: Admin, user_id: str, body: RolesBody):
+    user = await _service(request).set_roles(admin.id, user_id, body.roles, body.permissions)
+    return json_response(user_json(user))
+
+
+@admin_router.post("/{user_id}/disable")
+async def admin_disable(request: Request, admin: Admin, user_id: str):
+    return json_response(user_json(await _service(request).set_disabled(admin.id, user_id, True)))
+
+
+@admin_router.post("/{user_id}/enable")
+async def admin_enable(request: Request, admin: Admin, user_id: str):
+    return json_response(user_json(await _service(request).set_disabled(admin.id, user_id, False)))
+
+
+# ---- internal: verification keys for services and the gateway renderer
+
+
+@keys_router.get("/.well-known/jwks.json")
+async def jwks(request: Request):
+    return json_response(
+        request.app.state.keys.jwks(), headers={"Cache-Control": "public, max-age=60"}
+    )
+
+
+routers = [auth_router, me_router, admin_router, keys_router]

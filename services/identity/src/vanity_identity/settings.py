@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import SecretStr
+from vanity_common.settings import ServiceSettings
+
+
+class IdentitySettings(ServiceSettings):
+    service_name: ClassVar[str] = "identity"
+    default_http_port: ClassVar[int] = 8001
+    default_grpc_port: ClassVar[int] = 50051
+
+    # Tokens (docs/auth.md).
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 30 * 24 * 3600
+    # Key files are re-checked (one stat) at most this often, so a rotation needs no restart.
+    keys_reload_seconds: float = 5.0
+
+    # Passwords: argon2id (RFC 9106 "low memory" profile by default).
+    password_min_length: int = 10
+    argon2_time_cost: int = 3
+    argon2_memory_cost_kib: int = 65536
+    argon2_parallelism: int = 4
+    password_hash_concurrency: int = 4
+
+    # Brute force (limits syntax, moving windows; counters in Redis when REDIS_URL is set).
+    login_account_limits: str = "5/minute;20/hour"
+    login_ip_limits: str = "20/minute;200/hour"
+    register_ip_limits: str = "10/hour"
+    reset_ip_limits: str = "10/hour"
+    reset_email_limits: str = "3/hour"
+    # Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma separated).
+    trusted_proxies: str = "127.0.0.1,::1"
+
+    # Password reset by e-mail.
+    reset_token_ttl_seconds: int = 1800
+    password_reset_url: str = "http://127.0.0.1:8000/reset-password?token={token}"
+    mail_backend: Literal["file", "smtp"] = "file"
+    mail_from: str = "Vanity <no-reply@vanity.shop>"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    smtp_ssl: bool = False
+    smtp_timeout_seconds: float = 10.0
+
+    @property
+    def allow_key_generation(self) -> bool:
+        return self.env in ("development", "test")
+
+    @property
+    def max_token_lifetime_seconds(self) -> int:
+        return self.access_token_ttl_seconds
+
+    def production_problems(self) -> list[str]:
+        # Identity verifies its own tokens with the keys it holds: no JWKS_URL needed here.
+        problems = [p for p in super().production_problems() if not p.startswith("JWKS_URL")]
+        if self.mail_backend != "smtp":
+            problems.append("MAIL_BACKEND is 'file'; production sends e-mail over SMTP")
+        if not self.redis_url:
+            problems.append("REDIS_URL is not set; login back-off counters must be shared")
+        if self.access_token_ttl_seconds > 900:
+            problems.append("ACCESS_TOKEN_TTL_SECONDS is above 900 (docs/auth.md)")
+        return problems
+
+
+def load_settings(**overrides) -> IdentitySettings:
+    return IdentitySettings(**overrides)
