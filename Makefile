@@ -8,8 +8,8 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: help uv install proto proto-check lint format test test-fast run migrate seed \
-        bench load k8s-check docker-check migration clean
+.PHONY: help uv deck install proto proto-check lint format test test-fast run migrate seed \
+        bench load k8s-check k8s-config docker-check migration clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -21,6 +21,11 @@ uv: ## install uv (from PyPI) when it is missing
 
 install: uv ## create .venv with every package of the workspace (uv.lock, frozen)
 	@$(UV) sync --frozen --quiet
+
+deck: ## install Kong's deck (Debian package) when missing, for offline kong.yml validation
+	@command -v deck >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq deck >/dev/null; \
+	  else echo "deck is missing: sudo apt-get install deck" >&2; exit 1; fi; }
 
 proto: install ## regenerate the gRPC stubs from proto/
 	$(PY) tools/gen_proto.py
@@ -36,7 +41,7 @@ format: install ## apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-test: install proto-check lint gateway-validate ## lint, contract and gateway checks, the whole test suite
+test: install proto-check lint gateway-validate k8s-check docker-check ## lint, contract, gateway and deployment checks, the whole test suite
 	$(UV) run --frozen pytest -q -p no:cacheprovider
 
 test-fast: install ## the test suite only, SQLite only (no MariaDB)
@@ -57,6 +62,9 @@ migration: install ## new Alembic revision: make migration SERVICE=catalog MSG="
 
 k8s-check: install ## render the kustomize overlays and validate every manifest offline
 	$(PY) tools/check_k8s.py
+
+k8s-config: install ## render Kong's ConfigMap source for k8s from identity's keys: make k8s-config KEYS=path/to/keys
+	$(PY) tools/k8s_kong_config.py $(if $(KEYS),--keys-dir $(KEYS)) $(if $(REDIS_URL),--redis-url $(REDIS_URL))
 
 docker-check: install ## static checks of every Dockerfile (non-root, multi-stage, pinned base)
 	$(PY) tools/check_dockerfiles.py

@@ -56,6 +56,8 @@ class Layout:
             "GATEWAY_PORT": str(GATEWAY_PORT + self.offset),
             "GATEWAY_STATUS_PORT": str(GATEWAY_STATUS_PORT + self.offset),
             "GATEWAY_UPSTREAMS": str(self.data_dir / "upstreams.yml"),
+            "GATEWAY_CONFIG": str(self.data_dir / "gateway" / "kong.yml"),
+            "KEYS_DIR": str(self.data_dir / "keys"),
         }
         for name in SERVICES:
             env[f"{name.upper()}_HTTP_PORT"] = str(self.http(name))

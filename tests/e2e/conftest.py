@@ -26,7 +26,8 @@ def suite(tmp_path_factory):
         running.ready_seconds = running.wait_ready(timeout=150)
         yield running
     finally:
-        running.stop()
+        leftovers = running.stop()  # Ctrl-C, as a developer stops `make run`
+    assert not leftovers, f"processes still alive after Ctrl-C: {sorted(leftovers)}"
 
 
 @pytest.fixture

@@ -168,6 +168,7 @@ async def running_gateway(tmp_path, doc, upstream_url, clock=None, upstreams=Non
     env = {"clock": clock} if clock else {}
     app = create_app(cfg, ups, watch_interval=None, **env)
     sock = socket.socket()
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(

@@ -13,12 +13,11 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
-from vanity_common.migrations import migrate
-from vanity_common.testing import TokenMinter
-
 from vanity_catalog.app import create_app
 from vanity_catalog.seed import load_catalog
 from vanity_catalog.settings import CatalogSettings
+from vanity_common.migrations import migrate
+from vanity_common.testing import TokenMinter
 
 REDIS_TEST_URL = os.environ.get("VANITY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
@@ -59,16 +58,17 @@ class Catalog:
 
 async def _start(tmp_path, url: str, minter: TokenMinter, **overrides) -> AsyncIterator[Catalog]:
     await migrate("vanity_catalog", url)
-    settings = CatalogSettings(
-        database_url=url,
-        keys_dir=minter.keys_dir,
-        grpc_port=0,
-        data_dir=tmp_path,
-        redis_url=None,
-        log_json=False,
-        access_log=False,
+    options = {
+        "database_url": url,
+        "keys_dir": minter.keys_dir,
+        "grpc_port": 0,
+        "data_dir": tmp_path,
+        "redis_url": None,
+        "log_json": False,
+        "access_log": False,
         **overrides,
-    )
+    }
+    settings = CatalogSettings(**options)
     app = create_app(settings)
     async with LifespanManager(app):
         transport = httpx.ASGITransport(app=app)
@@ -79,6 +79,13 @@ async def _start(tmp_path, url: str, minter: TokenMinter, **overrides) -> AsyncI
 @pytest.fixture
 async def catalog(database_url, token_minter, tmp_path) -> AsyncIterator[Catalog]:
     async for c in _start(tmp_path, database_url, token_minter):
+        yield c
+
+
+@pytest.fixture
+async def sqlite_catalog(sqlite_url, token_minter, tmp_path) -> AsyncIterator[Catalog]:
+    """For behaviour that does not depend on the database (authorization)."""
+    async for c in _start(tmp_path, sqlite_url, token_minter):
         yield c
 
 
@@ -184,14 +191,78 @@ def small_catalog() -> dict[str, Any]:
     ]
     spec = [
         # slug, name, brand, category, prices (active), tags, description
-        ("ruby-matte", "Ruby Matte Lipstick", "atelier-rouge", "lipstick", [2400, 2600], ["vegan", "bestseller"], "A bold red."),
-        ("nude-satin", "Nude Satin Lipstick", "atelier-rouge", "lipstick", [2200], ["vegan"], "Everyday nude."),
-        ("creme-gloss", "Crème Gloss", "atelier-rouge", "lip-gloss", [1800], ["new"], "Glassy shine."),
-        ("plump-gloss", "Plumping Gloss", "nordic-bloom", "lip-gloss", [2000], [], "Peppermint plumping."),
-        ("volume-mascara", "Volume Mascara", "blackbird-noir", "mascara", [2900, 3100], ["bestseller", "long-wear"], "Jet black lashes."),
-        ("length-mascara", "Lengthening Mascara", "blackbird-noir", "mascara", [2500], ["long-wear"], "Tubing formula."),
-        ("vitamin-c", "Vitamin C Serum", "nordic-bloom", "serum", [4800, 6900], ["bestseller"], "Brightening ascorbic acid."),
-        ("hyaluronic", "Hyaluronic Serum", "nordic-bloom", "serum", [3500], ["vegan", "fragrance-free"], "Plumping hydration."),
+        (
+            "ruby-matte",
+            "Ruby Matte Lipstick",
+            "atelier-rouge",
+            "lipstick",
+            [2400, 2600],
+            ["vegan", "bestseller"],
+            "A bold red.",
+        ),
+        (
+            "nude-satin",
+            "Nude Satin Lipstick",
+            "atelier-rouge",
+            "lipstick",
+            [2200],
+            ["vegan"],
+            "Everyday nude.",
+        ),
+        (
+            "creme-gloss",
+            "Crème Gloss",
+            "atelier-rouge",
+            "lip-gloss",
+            [1800],
+            ["new"],
+            "Glassy shine.",
+        ),
+        (
+            "plump-gloss",
+            "Plumping Gloss",
+            "nordic-bloom",
+            "lip-gloss",
+            [2000],
+            [],
+            "Peppermint plumping.",
+        ),
+        (
+            "volume-mascara",
+            "Volume Mascara",
+            "blackbird-noir",
+            "mascara",
+            [2900, 3100],
+            ["bestseller", "long-wear"],
+            "Jet black lashes.",
+        ),
+        (
+            "length-mascara",
+            "Lengthening Mascara",
+            "blackbird-noir",
+            "mascara",
+            [2500],
+            ["long-wear"],
+            "Tubing formula.",
+        ),
+        (
+            "vitamin-c",
+            "Vitamin C Serum",
+            "nordic-bloom",
+            "serum",
+            [4800, 6900],
+            ["bestseller"],
+            "Brightening ascorbic acid.",
+        ),
+        (
+            "hyaluronic",
+            "Hyaluronic Serum",
+            "nordic-bloom",
+            "serum",
+            [3500],
+            ["vegan", "fragrance-free"],
+            "Plumping hydration.",
+        ),
         ("retinol", "Retinol Serum", "nordic-bloom", "serum", [5200], [], "Night renewal."),
         ("balm-stick", "Balm Stick", "atelier-rouge", "makeup", [1500], ["vegan"], "Tinted balm."),
     ]

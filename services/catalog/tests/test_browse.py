@@ -46,7 +46,9 @@ async def test_default_list_shows_listed_products_newest_first(catalog):
     assert ruby["brand"] == {"slug": "atelier-rouge", "name": "Atelier Rouge"}
     assert ruby["category"] == {"slug": "lipstick", "name": "Lipstick"}
     assert ruby["variant_count"] == 2
-    assert ruby["shades"] == [{"sku": "RUBY-MATTE-0", "name": "RUBY-MATTE-0", "shade_hex": "#AA0000"}]
+    assert ruby["shades"] == [
+        {"sku": "RUBY-MATTE-0", "name": "RUBY-MATTE-0", "shade_hex": "#AA0000"}
+    ]
 
 
 @pytest.mark.parametrize("sort", ["newest", "price_asc", "price_desc", "name"])
@@ -63,7 +65,14 @@ async def test_sorts(catalog, sort):
         ({"brand": "blackbird-noir"}, {"volume-mascara", "length-mascara"}),
         (
             {"brand": ["blackbird-noir", "nordic-bloom"]},
-            {"volume-mascara", "length-mascara", "plump-gloss", "vitamin-c", "hyaluronic", "retinol"},
+            {
+                "volume-mascara",
+                "length-mascara",
+                "plump-gloss",
+                "vitamin-c",
+                "hyaluronic",
+                "retinol",
+            },
         ),
         ({"brand": "no-such-brand"}, set()),
         ({"category": "lipstick"}, {"ruby-matte", "nude-satin"}),
@@ -193,7 +202,8 @@ async def test_brands_and_category_tree(catalog):
 
 
 @pytest.mark.parametrize(
-    "path", ["/api/v1/products", "/api/v1/products/ruby-matte", "/api/v1/brands", "/api/v1/categories"]
+    "path",
+    ["/api/v1/products", "/api/v1/products/ruby-matte", "/api/v1/brands", "/api/v1/categories"],
 )
 async def test_etag_and_cache_control(catalog, path):
     await catalog.load(small_catalog())

@@ -3,9 +3,8 @@ a temporary KEYS_DIR, cheap argon2 parameters, and an in-memory task queue."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from email import message_from_bytes
+from email import message_from_bytes, policy
 from pathlib import Path
 
 import httpx
@@ -13,7 +12,6 @@ import pytest
 from asgi_lifespan import LifespanManager
 from vanity_common.migrations import migrate
 from vanity_common.testing import TokenMinter
-
 from vanity_identity.app import create_app
 from vanity_identity.settings import IdentitySettings
 
@@ -87,7 +85,10 @@ class Harness:
         folder = Path(self.settings.data_dir) / "mail"
         if not folder.is_dir():
             return []
-        return [message_from_bytes(p.read_bytes()) for p in sorted(folder.glob("*.eml"))]
+        return [
+            message_from_bytes(p.read_bytes(), policy=policy.default)
+            for p in sorted(folder.glob("*.eml"))
+        ]
 
     async def deliver_queued(self) -> None:
         """What the worker does: run the queued reset e-mails."""
@@ -95,12 +96,6 @@ class Harness:
             name, args = self.queue.sent.pop(0)
             assert name == "identity.send_password_reset_email"
             await self.service.send_password_reset(*args)
-
-
-def reset_token_from(message) -> str:
-    match = re.search(r"token=([A-Za-z0-9_\-]+)", message.get_content())
-    assert match, message.get_content()
-    return match.group(1)
 
 
 async def start(settings: IdentitySettings):

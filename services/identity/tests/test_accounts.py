@@ -104,7 +104,9 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(identity):
     assert r.status_code == 401
     # another sign-in (another family) is unaffected
     other = await identity.login("ada@example.com")
-    assert (await identity.client.get("/api/v1/me", headers=identity.bearer(other))).status_code == 200
+    assert (
+        await identity.client.get("/api/v1/me", headers=identity.bearer(other))
+    ).status_code == 200
 
 
 async def test_concurrent_refresh_with_one_token_yields_one_winner(identity):
@@ -147,7 +149,9 @@ async def test_logout_ends_the_session(identity):
         "/api/v1/auth/refresh", json={"refresh_token": tokens["refresh_token"]}
     )
     assert r.status_code == 401
-    assert (await identity.client.get("/api/v1/me", headers=identity.bearer(tokens))).status_code == 401
+    assert (
+        await identity.client.get("/api/v1/me", headers=identity.bearer(tokens))
+    ).status_code == 401
     # idempotent, and says nothing about unknown tokens
     r = await identity.client.post("/api/v1/auth/logout", json={"refresh_token": "nope"})
     assert r.status_code == 204
@@ -216,12 +220,13 @@ async def test_disabled_between_refreshes_blocks_the_refresh_itself(identity):
     customer = await identity.signed_in("later@example.com")
     # disabled directly in the database (no session revocation): refresh re-reads the user
     from sqlalchemy import update
-
     from vanity_identity.tables import users
 
     async with identity.service.db.transaction() as session:
         await session.execute(
-            update(users).where(users.c.id == customer["user"]["id"]).values(disabled_at=users.c.created_at)
+            update(users)
+            .where(users.c.id == customer["user"]["id"])
+            .values(disabled_at=users.c.created_at)
         )
     r = await identity.client.post(
         "/api/v1/auth/refresh", json={"refresh_token": customer["refresh_token"]}

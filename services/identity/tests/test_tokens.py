@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from vanity_common.auth import JwksKeys, PemDirectoryKeys, TokenVerifier, key_id_for
 from vanity_common.errors import Unauthenticated
-
 from vanity_identity import keys as keyfiles
 from vanity_identity.app import create_app
 from vanity_identity.keys import KeysUnavailableError
@@ -39,7 +38,18 @@ async def test_customer_token_follows_the_contract(identity):
     header, claims, _ = _segments(tokens["access_token"])
     active = keyfiles.active_key_id(identity.settings.keys_dir)
     assert header == {"alg": "ES256", "typ": "JWT", "kid": f"customer.{active}"}
-    assert set(claims) == {"iss", "sub", "roles", "perms", "email", "iat", "nbf", "exp", "jti", "sid"}
+    assert set(claims) == {
+        "iss",
+        "sub",
+        "roles",
+        "perms",
+        "email",
+        "iat",
+        "nbf",
+        "exp",
+        "jti",
+        "sid",
+    }
     assert claims["iss"] == "vanity-identity"
     assert claims["roles"] == ["customer"] and claims["perms"] == []
     assert claims["exp"] - claims["iat"] == 900 and claims["nbf"] == claims["iat"]
@@ -123,9 +133,14 @@ def _forgeries(token: str, keys_dir) -> dict[str, str]:
     )
     wrong = ec.generate_private_key(ec.SECP256R1())
     forged["wrong_kid"] = jwt.encode(
-        claims, wrong, algorithm="ES256", headers={"kid": f"customer.{key_id_for(wrong.public_key())}"}
+        claims,
+        wrong,
+        algorithm="ES256",
+        headers={"kid": f"customer.{key_id_for(wrong.public_key())}"},
     )
-    forged["kid_of_other_key"] = jwt.encode(claims, wrong, algorithm="ES256", headers={"kid": header["kid"]})
+    forged["kid_of_other_key"] = jwt.encode(
+        claims, wrong, algorithm="ES256", headers={"kid": header["kid"]}
+    )
     forged["tampered_payload"] = (
         f"{token.split('.')[0]}.{_b64({**claims, 'roles': ['admin'], 'perms': ['users']})}.{signature}"
     )
@@ -170,11 +185,15 @@ async def test_rotation_keeps_old_tokens_valid_until_retired(identity):
     new_id = keyfiles.rotate(keys_dir)
     identity.app.state.keys.refresh(force=True)
     fresh = await identity.login("rot@example.com")
-    assert _segments(fresh["access_token"])[0]["kid"] == f"customer.{new_id}" != f"customer.{before}"
+    assert (
+        _segments(fresh["access_token"])[0]["kid"] == f"customer.{new_id}" != f"customer.{before}"
+    )
     jwks = (await identity.client.get("/.well-known/jwks.json")).json()
     assert {before, new_id} <= {k["kid"] for k in jwks["keys"]}
     for tokens in (old, fresh):  # side by side
-        assert (await identity.client.get("/api/v1/me", headers=identity.bearer(tokens))).status_code == 200
+        assert (
+            await identity.client.get("/api/v1/me", headers=identity.bearer(tokens))
+        ).status_code == 200
 
     plan = keyfiles.plan_retire(keys_dir, identity.settings.max_token_lifetime_seconds)
     assert before in plan.removable and plan.wait_seconds > 900  # just activated: too early
@@ -182,8 +201,12 @@ async def test_rotation_keeps_old_tokens_valid_until_retired(identity):
     assert later.wait_seconds == 0
     keyfiles.retire(keys_dir, later.removable)
     identity.app.state.keys.refresh(force=True)
-    assert (await identity.client.get("/api/v1/me", headers=identity.bearer(old))).status_code == 401
-    assert (await identity.client.get("/api/v1/me", headers=identity.bearer(fresh))).status_code == 200
+    assert (
+        await identity.client.get("/api/v1/me", headers=identity.bearer(old))
+    ).status_code == 401
+    assert (
+        await identity.client.get("/api/v1/me", headers=identity.bearer(fresh))
+    ).status_code == 200
     assert not (keys_dir / f"{before}.private.pem").exists()
 
 

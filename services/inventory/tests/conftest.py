@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import text
 from vanity_common.db import Database
 from vanity_common.migrations import migrate
-
 from vanity_inventory.service import InventoryService
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

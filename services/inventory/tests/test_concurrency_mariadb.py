@@ -9,7 +9,6 @@ from collections import Counter
 
 import pytest
 from vanity_common.errors import FailedPrecondition
-
 from vanity_inventory import metrics
 from vanity_inventory.domain import ReservationStatus
 

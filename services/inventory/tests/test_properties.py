@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -19,12 +20,14 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+from vanity_common.db import Database
 from vanity_common.errors import ServiceError
-
+from vanity_common.migrations import migrate
 from vanity_inventory import domain
 from vanity_inventory.domain import InventoryModel, ReservationStatus, effective_status
+from vanity_inventory.service import InventoryService
 
-from .conftest import T0, FakeClock, assert_ledger_consistent, make_service
+from .conftest import T0, FakeClock, assert_ledger_consistent
 
 SKUS = ["A", "B", "C"]
 ORDERS = [f"o{i}" for i in range(6)]
@@ -119,18 +122,28 @@ ModelMachine.TestCase.settings = settings(max_examples=300, stateful_step_count=
 TestModel = ModelMachine.TestCase
 
 
+_TEMPLATE = Path(tempfile.mkdtemp(prefix="inv-props-")) / "template.db"
+
+
+def _migrated_copy(target: Path) -> str:
+    """A fresh database per example, copied from one migrated template (fast shrinking)."""
+    if not _TEMPLATE.exists():
+        asyncio.run(migrate("vanity_inventory", f"sqlite+aiosqlite:///{_TEMPLATE}"))
+    shutil.copyfile(_TEMPLATE, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
 class DifferentialMachine(RuleBasedStateMachine):
     """The real service on SQLite vs the model, step by step."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
         self.tmp = tempfile.TemporaryDirectory()
+        url = _migrated_copy(Path(self.tmp.name) / "p.db")
+        self.loop = asyncio.new_event_loop()
         self.clock = FakeClock()
         self.model = InventoryModel()
-        self.service = self.run(
-            make_service(f"sqlite+aiosqlite:///{Path(self.tmp.name) / 'p.db'}", self.clock)
-        )
+        self.service = InventoryService(Database(url), 5, clock=self.clock)
 
     def run(self, coro):
         return self.loop.run_until_complete(coro)

@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from vanity_common.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
-
 from vanity_inventory.domain import LedgerKind, ReservationStatus, StockLevel
 
 from .conftest import assert_ledger_consistent, balances

@@ -106,7 +106,9 @@ class RedisCache(ReadCache):
 
     async def lookup(self, key: str) -> Lookup:
         try:
-            generation, value = await self._lookup(keys=[self.generation_key], args=[self.prefix, key])
+            generation, value = await self._lookup(
+                keys=[self.generation_key], args=[self.prefix, key]
+            )
         except Exception as exc:  # a cache outage degrades to the database, never to an error
             log.warning("catalog cache lookup failed: %s", exc)
             return Lookup(-1, None)

@@ -118,13 +118,9 @@ async def list_products(conn, q: ProductQuery) -> list[Row]:
         if q.sort == Sort.NEWEST:
             value = from_created_key(int(value))
         if q.sort.descending:
-            conditions.append(
-                or_(key < value, and_(key == value, products.c.id < q.cursor.id))
-            )
+            conditions.append(or_(key < value, and_(key == value, products.c.id < q.cursor.id)))
         else:
-            conditions.append(
-                or_(key > value, and_(key == value, products.c.id > q.cursor.id))
-            )
+            conditions.append(or_(key > value, and_(key == value, products.c.id > q.cursor.id)))
     if q.sort.descending:
         order = (key.desc(), products.c.id.desc())
     else:

@@ -48,7 +48,9 @@ def _cached_response(request: Request, body: Body) -> Response:
 async def list_products(
     request: Request,
     brand: Annotated[list[str] | None, Query(description="brand slug; repeatable")] = None,
-    category: Annotated[str | None, Query(description="category slug, sub-categories included")] = None,
+    category: Annotated[
+        str | None, Query(description="category slug, sub-categories included")
+    ] = None,
     min_price: Annotated[int | None, Query(ge=0, description="minor units")] = None,
     max_price: Annotated[int | None, Query(ge=0, description="minor units")] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,

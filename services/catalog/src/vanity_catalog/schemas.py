@@ -82,7 +82,10 @@ class ProductCreate(_Input):
     status: Status = "draft"
     variants: list[VariantCreate] = Field(default_factory=list, max_length=60)
 
-    _normalise_tags = field_validator("tags")(_tags)
+    @field_validator("tags")
+    @classmethod
+    def _check_tags(cls, value: list[str]) -> list[str]:
+        return _tags(value)
 
 
 class ProductUpdate(_Input):

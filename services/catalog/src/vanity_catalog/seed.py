@@ -52,7 +52,9 @@ async def load_catalog(db: Database, data: dict[str, Any]) -> dict[str, int]:
 
         existing = {
             r.slug: r
-            for r in await conn.execute(select(categories.c.id, categories.c.slug, categories.c.path))
+            for r in await conn.execute(
+                select(categories.c.id, categories.c.slug, categories.c.path)
+            )
         }
         category_ids = {slug: r.id for slug, r in existing.items()}
 
@@ -84,7 +86,9 @@ async def load_catalog(db: Database, data: dict[str, Any]) -> dict[str, int]:
 
         await add_categories(data["categories"], None, "/", 1)
 
-        known_products = {s: i for i, s in await conn.execute(select(products.c.id, products.c.slug))}
+        known_products = {
+            s: i for i, s in await conn.execute(select(products.c.id, products.c.slug))
+        }
         known_skus = {s for (s,) in await conn.execute(select(variants.c.sku))}
         touched: list[int] = []
         for p in data["products"]:
@@ -152,7 +156,6 @@ async def seed(settings: CatalogSettings) -> None:
     try:
         added = await load_catalog(db, load_demo())
         log.info("catalog demo data loaded: %s", added)
-        print(f"catalog seed: added {added}")
     finally:
         await db.dispose()
     if settings.redis_url and settings.cache_enabled:

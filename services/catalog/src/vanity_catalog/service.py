@@ -30,6 +30,7 @@ from vanity_catalog.domain import (
     MAX_CATEGORY_DEPTH,
     MAX_PAGE_SIZE,
     MAX_TAGS_FILTER,
+    SLUG_RE,
     Cursor,
     CursorError,
     ProductStatus,
@@ -210,6 +211,8 @@ class CatalogService:
         }
 
     async def product_detail(self, slug: str) -> Body:
+        if len(slug) > 160 or not SLUG_RE.match(slug):  # no DB trip, no cache entry for junk
+            raise NotFound(f"No product '{slug[:160]}'.", reason="PRODUCT_NOT_FOUND")
         return await self._cached(f"product:{slug}", lambda: self._detail(slug))
 
     async def _detail(self, slug: str) -> dict[str, Any]:
@@ -355,6 +358,15 @@ class CatalogService:
             },
         )
 
+    @staticmethod
+    async def _ensure_slug_free(conn, table, slug: str, except_id: int | None = None) -> None:
+        if await repo.slug_taken(conn, table, slug, except_id=except_id):
+            raise Conflict(
+                f"Slug '{slug}' is already used.",
+                reason="SLUG_TAKEN",
+                errors=[FieldError("slug", "already used")],
+            )
+
     def _check_currency(self, currency: str | None, field: str, errors: list[FieldError]) -> None:
         if currency is not None and currency != self.currency:
             errors.append(FieldError(field, f"the shop sells in {self.currency}"))
@@ -475,20 +487,17 @@ class CatalogService:
                     errors.append(FieldError("brand_id", "unknown brand"))
                 else:
                     brand_name = brand.name
-            if "category_id" in fields and fields["category_id"] != before.category_id:
-                if await repo.category_by_id(conn, fields["category_id"]) is None:
-                    errors.append(FieldError("category_id", "unknown category"))
+            new_category = fields.get("category_id", before.category_id)
+            if new_category != before.category_id and not await repo.category_by_id(
+                conn, new_category
+            ):
+                errors.append(FieldError("category_id", "unknown category"))
             if fields.get("status") == ProductStatus.ACTIVE and before.min_price_minor is None:
                 errors.append(FieldError("status", "an active product needs an active variant"))
             if errors:
                 raise InvalidArgument("Invalid product.", errors=errors)
             if "slug" in fields and fields["slug"] != before.slug:
-                if await repo.slug_taken(conn, products, fields["slug"], except_id=product_id):
-                    raise Conflict(
-                        f"Slug '{fields['slug']}' is already used.",
-                        reason="SLUG_TAKEN",
-                        errors=[FieldError("slug", "already used")],
-                    )
+                await self._ensure_slug_free(conn, products, fields["slug"], product_id)
             changes = {
                 k: [getattr(before, k), v] for k, v in fields.items() if getattr(before, k) != v
             }
@@ -532,9 +541,7 @@ class CatalogService:
             now = _now()
             await repo.insert_row(conn, variants, self._variant_values(product_id, data, now))
             await repo.refresh_min_price(conn, product_id, now)
-            await self._audit(
-                conn, actor, "variant.create", "variant", data.sku, data.model_dump()
-            )
+            await self._audit(conn, actor, "variant.create", "variant", data.sku, data.model_dump())
             return await self._admin_product(conn, product_id)
 
         return await self._write(work)
@@ -568,7 +575,10 @@ class CatalogService:
             now = _now()
             if changes:
                 await repo.update_row(
-                    conn, variants, before.id, {**{k: fields[k] for k in changes}, "updated_at": now}
+                    conn,
+                    variants,
+                    before.id,
+                    {**{k: fields[k] for k in changes}, "updated_at": now},
                 )
                 await repo.refresh_min_price(conn, product_id, now)
             await self._audit(conn, actor, action, "variant", sku, changes)
@@ -616,12 +626,7 @@ class CatalogService:
             if before is None:
                 raise NotFound(f"No brand {brand_id}.", reason="BRAND_NOT_FOUND")
             if "slug" in fields and fields["slug"] != before.slug:
-                if await repo.slug_taken(conn, brands, fields["slug"], except_id=brand_id):
-                    raise Conflict(
-                        f"Slug '{fields['slug']}' is already used.",
-                        reason="SLUG_TAKEN",
-                        errors=[FieldError("slug", "already used")],
-                    )
+                await self._ensure_slug_free(conn, brands, fields["slug"], brand_id)
             changes = {
                 k: [getattr(before, k), v] for k, v in fields.items() if getattr(before, k) != v
             }
@@ -659,9 +664,7 @@ class CatalogService:
                     reason="BRAND_IN_USE",
                 )
             await repo.delete_row(conn, brands, brand_id)
-            await self._audit(
-                conn, actor, "brand.delete", "brand", brand_id, views.brand(before)
-            )
+            await self._audit(conn, actor, "brand.delete", "brand", brand_id, views.brand(before))
 
         await self._write(work)
 
@@ -727,12 +730,7 @@ class CatalogService:
             if before is None:
                 raise NotFound(f"No category {category_id}.", reason="CATEGORY_NOT_FOUND")
             if "slug" in fields and fields["slug"] != before.slug:
-                if await repo.slug_taken(conn, categories, fields["slug"], except_id=category_id):
-                    raise Conflict(
-                        f"Slug '{fields['slug']}' is already used.",
-                        reason="SLUG_TAKEN",
-                        errors=[FieldError("slug", "already used")],
-                    )
+                await self._ensure_slug_free(conn, categories, fields["slug"], category_id)
             changes = {
                 k: [getattr(before, k), v] for k, v in fields.items() if getattr(before, k) != v
             }
@@ -745,7 +743,11 @@ class CatalogService:
                     conn,
                     categories,
                     category_id,
-                    {**simple, "parent_id": fields.get("parent_id", before.parent_id), "updated_at": now},
+                    {
+                        **simple,
+                        "parent_id": fields.get("parent_id", before.parent_id),
+                        "updated_at": now,
+                    },
                 )
             await self._audit(conn, actor, "category.update", "category", category_id, changes)
             return views.category(await repo.category_by_id(conn, category_id))

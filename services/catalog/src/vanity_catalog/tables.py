@@ -147,7 +147,9 @@ variants = Table(
 admin_audit = Table(
     "admin_audit",
     metadata,
-    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column(
+        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
     Column("at", UTCDateTime, nullable=False, index=True),
     Column("actor", String(64), nullable=False),  # principal user id
     Column("action", String(64), nullable=False),  # e.g. "product.update"

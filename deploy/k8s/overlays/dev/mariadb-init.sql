@@ -1,0 +1,20 @@
+-- Development only (dev-insecure passwords): one database and one user per service.
+CREATE DATABASE IF NOT EXISTS identity CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE DATABASE IF NOT EXISTS catalog CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE DATABASE IF NOT EXISTS inventory CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE DATABASE IF NOT EXISTS cart CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE DATABASE IF NOT EXISTS checkout CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE DATABASE IF NOT EXISTS payments CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci;
+CREATE USER IF NOT EXISTS 'identity'@'%' IDENTIFIED BY 'dev-insecure-identity';
+CREATE USER IF NOT EXISTS 'catalog'@'%' IDENTIFIED BY 'dev-insecure-catalog';
+CREATE USER IF NOT EXISTS 'inventory'@'%' IDENTIFIED BY 'dev-insecure-inventory';
+CREATE USER IF NOT EXISTS 'cart'@'%' IDENTIFIED BY 'dev-insecure-cart';
+CREATE USER IF NOT EXISTS 'checkout'@'%' IDENTIFIED BY 'dev-insecure-checkout';
+CREATE USER IF NOT EXISTS 'payments'@'%' IDENTIFIED BY 'dev-insecure-payments';
+GRANT ALL PRIVILEGES ON identity.* TO 'identity'@'%';
+GRANT ALL PRIVILEGES ON catalog.* TO 'catalog'@'%';
+GRANT ALL PRIVILEGES ON inventory.* TO 'inventory'@'%';
+GRANT ALL PRIVILEGES ON cart.* TO 'cart'@'%';
+GRANT ALL PRIVILEGES ON checkout.* TO 'checkout'@'%';
+GRANT ALL PRIVILEGES ON payments.* TO 'payments'@'%';
+FLUSH PRIVILEGES;

@@ -1,0 +1,97 @@
+"""The running shop, through the gateway, as a client sees it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import grpc
+import httpx
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tools.suite import SERVICES
+
+pytestmark = pytest.mark.e2e
+
+
+async def sign_up(gateway: httpx.AsyncClient) -> tuple[str, dict[str, str]]:
+    email = f"e2e-{uuid.uuid4().hex[:10]}@example.com"
+    password = "correct horse battery staple 42"
+    registered = await gateway.post(
+        "/api/v1/auth/register", json={"email": email, "name": "E2E Shopper", "password": password}
+    )
+    assert registered.status_code == 201, registered.text
+    login = await gateway.post("/api/v1/auth/login", json={"email": email, "password": password})
+    assert login.status_code == 200, login.text
+    return email, {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
+async def test_suite_became_ready_within_a_minute(suite):
+    assert suite.ready_seconds < 60
+
+
+async def test_every_service_reports_grpc_serving(suite):
+    for name in SERVICES:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{suite.layout.grpc(name)}") as channel:
+            answer = await health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
+            assert answer.status == health_pb2.HealthCheckResponse.SERVING, name
+
+
+async def test_public_reads_reach_catalog_and_inventory(gateway):
+    products = await gateway.get("/api/v1/products", params={"limit": 3})
+    assert products.status_code == 200
+    items = products.json()["items"]
+    assert len(items) == 3
+    detail = await gateway.get(f"/api/v1/products/{items[0]['slug']}")
+    assert detail.status_code == 200
+    sku = detail.json()["variants"][0]["sku"]
+    availability = await gateway.get("/api/v1/availability", params={"sku": sku})
+    assert availability.status_code == 200
+    assert availability.json()["items"][0]["sku"] == sku
+    assert (await gateway.get("/api/v1/brands")).status_code == 200
+    assert (await gateway.get("/api/v1/categories")).status_code == 200
+
+
+async def test_signed_in_user_reaches_identity_cart_and_checkout(gateway):
+    email, auth = await sign_up(gateway)
+    me = await gateway.get("/api/v1/me", headers=auth)
+    assert me.status_code == 200
+    assert me.json()["email"] == email
+    cart = await gateway.get("/api/v1/cart", headers=auth)
+    assert cart.status_code == 200
+    orders = await gateway.get("/api/v1/orders", headers=auth)
+    assert orders.status_code == 200
+    assert orders.json()["items"] == []
+
+
+async def test_gateway_refuses_anonymous_and_customer_admin_calls(gateway):
+    anonymous = await gateway.get("/api/v1/cart")
+    assert anonymous.status_code == 401
+    assert anonymous.json() == {"message": "Unauthorized"}
+    _, auth = await sign_up(gateway)
+    admin = await gateway.get("/api/v1/admin/users", headers=auth)
+    assert admin.status_code == 403
+    assert admin.json() == {"message": "You cannot consume this service"}
+
+
+async def test_stripe_webhook_reaches_payments_without_a_token(gateway):
+    response = await gateway.post("/api/v1/payments/webhooks/stripe", content=b"{}")
+    assert response.status_code == 422  # payments itself answered: the signature is missing
+    assert response.json()["reason"] == "WEBHOOK_SIGNATURE_MISSING"
+
+
+async def test_request_id_generated_echoed_and_seen_by_the_service(gateway):
+    response = await gateway.get("/api/v1/brands")
+    assert len(response.headers["x-request-id"]) >= 32
+    given = await gateway.get("/api/v1/brands", headers={"X-Request-ID": "e2e-trace-me"})
+    assert given.headers["x-request-id"] == "e2e-trace-me"
+
+
+async def test_concurrent_clients_are_served(gateway):
+    responses = await asyncio.gather(
+        *(gateway.get("/api/v1/products", params={"limit": 5}) for _ in range(40))
+    )
+    assert {r.status_code for r in responses} == {200}
