@@ -184,6 +184,15 @@ def _server(url: str, env: dict[str, str], cache: bool, redis_url: str | None):
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+        if redis_url:  # leave nothing behind in the shared Redis
+            import redis
+
+            client = redis.Redis.from_url(redis_url)
+            prefix = server_env["CATALOG_CACHE_PREFIX"]
+            keys = list(client.scan_iter(f"{prefix}:*"))
+            if keys:
+                client.delete(*keys)
+            client.close()
 
 
 def main() -> int:

@@ -91,7 +91,7 @@ def _expired_unreclaimed(now: datetime):
 def available_expr(now: datetime):
     """on hand - reserved, with expired-but-unreclaimed units given back: correct at `now`
     whether or not the expiry job (or a reclaiming reserve) has run yet."""
-    return stock_items.c.on_hand - stock_items.c.reserved
+    return stock_items.c.on_hand - stock_items.c.reserved + _expired_unreclaimed(now)
 
 
 async def stock_rows(conn: AsyncConnection, skus: Sequence[str], now: datetime) -> list[StockRow]:
