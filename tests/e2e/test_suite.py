@@ -10,6 +10,8 @@ import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from vanity_gateway.testing import mint_token
+
 from tools.suite import SERVICES
 
 pytestmark = pytest.mark.e2e
@@ -74,7 +76,7 @@ async def test_gateway_refuses_anonymous_and_customer_admin_calls(gateway):
     _, auth = await sign_up(gateway)
     admin = await gateway.get("/api/v1/admin/users", headers=auth)
     assert admin.status_code == 403
-    assert admin.json() == {"message": "You cannot consume this service"}
+    assert admin.json()["message"] == "You cannot consume this service"
 
 
 async def test_stripe_webhook_reaches_payments_without_a_token(gateway):
@@ -95,3 +97,33 @@ async def test_concurrent_clients_are_served(gateway):
         *(gateway.get("/api/v1/products", params={"limit": 5}) for _ in range(40))
     )
     assert {r.status_code for r in responses} == {200}
+
+
+async def test_admin_token_passes_the_gateway_acl_to_the_service(suite, gateway):
+    keys = suite.layout.data_dir / "keys"
+    admin = {"Authorization": f"Bearer {mint_token(keys, sub='admin-e2e', admin=True)}"}
+    response = await gateway.get("/api/v1/admin/products", headers=admin)
+    assert response.status_code == 200, response.text
+
+
+async def test_expired_and_forged_tokens_stop_at_the_gateway(suite, gateway, tmp_path):
+    keys = suite.layout.data_dir / "keys"
+    expired = mint_token(keys, sub="late", ttl=-10)
+    response = await gateway.get("/api/v1/cart", headers={"Authorization": f"Bearer {expired}"})
+    assert response.status_code == 401
+    assert response.json() == {"exp": "token expired"}
+    header, payload, signature = mint_token(keys, sub="alice").split(".")
+    tampered = ".".join(
+        [header, payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB"), signature]
+    )
+    response = await gateway.get("/api/v1/cart", headers={"Authorization": f"Bearer {tampered}"})
+    assert response.status_code == 401
+
+
+async def test_auth_routes_carry_rate_limit_headers(gateway):
+    response = await gateway.post(
+        "/api/v1/auth/login", json={"email": "x@example.com", "password": "nope-nope-nope"}
+    )
+    assert response.status_code == 401
+    assert "X-RateLimit-Limit-Minute" in response.headers
+    assert int(response.headers["RateLimit-Remaining"]) >= 0

@@ -203,7 +203,12 @@ def build_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAPI
         app.include_router(router)
 
     app.add_middleware(RequestContextMiddleware, service=name, access_log=settings.access_log)
-    app.add_middleware(OpenTelemetryMiddleware, excluded_urls="healthz,readyz,metrics")
+    # No per-message send/receive spans: one server span per request is what traces need.
+    app.add_middleware(
+        OpenTelemetryMiddleware,
+        excluded_urls="healthz,readyz,metrics",
+        exclude_spans=["receive", "send"],
+    )
     return app
 
 
