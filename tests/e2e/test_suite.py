@@ -9,7 +9,6 @@ import grpc
 import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from vanity_gateway.testing import mint_token
 
 from tools.suite import SERVICES

@@ -59,3 +59,11 @@ def test_production_starts_with_real_secrets():
 
 def test_development_mode_accepts_development_secrets():
     PaymentsSettings(env="development").check_production()
+
+
+async def test_migrate_creates_a_missing_sqlite_folder(tmp_path):
+    from vanity_common.migrations import migrate
+
+    database = tmp_path / "not" / "yet" / "there" / "inventory.db"
+    await migrate("vanity_inventory", f"sqlite+aiosqlite:///{database}")
+    assert database.exists()

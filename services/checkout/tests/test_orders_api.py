@@ -66,9 +66,10 @@ async def client(database_url, tmp_path, token_minter):
             grpc_enabled=False,
         )
     )
-    async with LifespanManager(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://checkout"
-    ) as c:
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://checkout") as c,
+    ):
         yield c
 
 

@@ -34,9 +34,10 @@ async def client(sqlite_url, tmp_path, token_minter):
             stripe_webhook_secret=WEBHOOK_SECRET,
         )
     )
-    async with LifespanManager(app), httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://payments"
-    ) as c:
+    async with (
+        LifespanManager(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://payments") as c,
+    ):
         yield c
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
@@ -20,8 +21,13 @@ def alembic_config(service_package: str, database_url: str) -> Config:
 
 
 async def ensure_database(database_url: str) -> None:
-    """MySQL/MariaDB: create the service's database if missing (SQLite creates its file)."""
+    """Create the service's database if missing: MySQL/MariaDB `CREATE DATABASE`, SQLite the
+    folder of its file (SQLite creates the file itself)."""
     url = make_url(database_url)
+    if url.drivername.startswith("sqlite"):
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        return
     if not url.drivername.startswith("mysql") or not url.database:
         return
     server = create_async_engine(url._replace(database=None), poolclass=pool.NullPool)
