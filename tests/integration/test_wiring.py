@@ -5,7 +5,6 @@ request id crossing the HTTP→gRPC hop, gRPC health, and error mapping to statu
 """
 
 import json
-from datetime import UTC, datetime
 
 import grpc
 import httpx
@@ -16,16 +15,13 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
-from sqlalchemy import insert
 from vanity.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from vanity_checkout.app import create_app as create_checkout
 from vanity_checkout.settings import CheckoutSettings
-from vanity_common.db import Database
 from vanity_common.errors import REASON_METADATA_KEY
 from vanity_common.migrations import migrate
 from vanity_inventory.app import create_app as create_inventory
 from vanity_inventory.settings import InventorySettings
-from vanity_inventory.tables import stock_items
 
 
 @pytest.fixture
@@ -34,17 +30,13 @@ async def inventory_and_checkout(tmp_path):
     checkout_db = f"sqlite+aiosqlite:///{tmp_path / 'checkout.db'}"
     await migrate("vanity_inventory", inventory_db)
     await migrate("vanity_checkout", checkout_db)
-    db = Database(inventory_db)
-    async with db.transaction() as session:
-        await session.execute(
-            insert(stock_items),
-            [{"sku": "LIP-001", "on_hand": 12, "reserved": 2, "updated_at": datetime.now(UTC)}],
-        )
-    await db.dispose()
     inventory = create_inventory(
         InventorySettings(database_url=inventory_db, data_dir=tmp_path, grpc_port=0)
     )
     async with LifespanManager(inventory):
+        # Stock through inventory's own use cases: 12 on hand, 2 held by an order.
+        await inventory.state.inventory.set_stock("LIP-001", 12, "test stock", actor="test")
+        await inventory.state.inventory.reserve("order-1", [("LIP-001", 2)], ttl_seconds=600)
         port = inventory.state.grpc_port
         checkout = create_checkout(
             CheckoutSettings(
