@@ -45,7 +45,8 @@ async def flaky():
 async def test_idempotent_method_is_retried_on_unavailable(flaky):
     service, target = flaky
     pool = ChannelPool("test")
-    channel = pool.channel(target, "test.Flaky", idempotent_methods=["Idem"], timeout_s=2)
+    channel = pool.channel(target, "test.Flaky", idempotent_methods=["Idem"], timeout_s=10)
+    await asyncio.wait_for(channel.channel_ready(), 10)  # the deadline then covers only the call
     assert await channel.unary_unary("/test.Flaky/Idem")(b"x") == b"ok:x"
     assert service.calls["Idem"] == 2
     await pool.close()
@@ -54,7 +55,8 @@ async def test_idempotent_method_is_retried_on_unavailable(flaky):
 async def test_non_idempotent_method_is_not_retried(flaky):
     service, target = flaky
     pool = ChannelPool("test")
-    channel = pool.channel(target, "test.Flaky", idempotent_methods=["Idem"], timeout_s=2)
+    channel = pool.channel(target, "test.Flaky", idempotent_methods=["Idem"], timeout_s=10)
+    await asyncio.wait_for(channel.channel_ready(), 10)
     with pytest.raises(grpc.aio.AioRpcError) as failure:
         await channel.unary_unary("/test.Flaky/NonIdem")(b"x")
     assert failure.value.code() == grpc.StatusCode.UNAVAILABLE
