@@ -181,8 +181,14 @@ async def test_counters_live_in_redis_when_configured(make_identity):
         pytest.skip("Redis not reachable")
     import uuid
 
-    email = f"r-{uuid.uuid4().hex[:8]}@example.com"
-    settings = {"redis_url": "redis://127.0.0.1:6379/15", "login_account_limits": "2/minute"}
+    run = uuid.uuid4().hex[:8]
+    email = f"r-{run}@example.com"
+    # A namespace of this test's own: counters left by earlier runs must not throttle this one.
+    settings = {
+        "redis_url": "redis://127.0.0.1:6379/15",
+        "login_account_limits": "2/minute",
+        "rate_limit_prefix": f"identity-test-{run}",
+    }
     first = await make_identity(**settings)
     await first.register(email)
     for _ in range(2):
@@ -196,3 +202,7 @@ async def test_counters_live_in_redis_when_configured(make_identity):
     assert r.status_code == 429
     ready = await second.client.get("/readyz")
     assert ready.json()["checks"]["rate_limit_store"] == "ok"
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/15")
+    leftovers = list(client.scan_iter(match=f"*identity-test-{run}*"))
+    assert leftovers, "the counters were not stored in Redis"
+    client.delete(*leftovers)

@@ -40,6 +40,7 @@ def build_service(settings: IdentitySettings, db, keys: KeyStore) -> IdentitySer
                 "reset_ip": settings.reset_ip_limits,
                 "reset_email": settings.reset_email_limits,
             },
+            prefix=settings.rate_limit_prefix,
         ),
         mailer=mailer_from_settings(settings),
     )
