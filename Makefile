@@ -69,6 +69,9 @@ k8s-config: install ## render Kong's ConfigMap source for k8s from identity's ke
 docker-check: install ## static checks of every Dockerfile (non-root, multi-stage, pinned base)
 	$(PY) tools/check_dockerfiles.py
 
+load: install ## locust shoppers through the gateway against a fresh suite (USERS=60 TIME=60s)
+	$(PY) tools/load_test.py --users $(or $(USERS),60) --time $(or $(TIME),60s)
+
 bench: catalog-bench inventory-bench gateway-bench ## every benchmark (see each service's docs)
 
 clean: ## remove local data (SQLite files, keys, broker folder)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, ForeignKey, String, Table
-from vanity_common.db import new_metadata
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, String, Table
+from vanity_common.db import UTCDateTime, new_metadata
 
 metadata = new_metadata()
 
@@ -13,7 +13,7 @@ carts = Table(
     Column("user_id", String(64), primary_key=True),
     Column("version", BigInteger, nullable=False, server_default="0"),
     Column("locked_by", String(64), nullable=True),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )
 
 cart_items = Table(
@@ -24,6 +24,6 @@ cart_items = Table(
     ),
     Column("sku", String(64), primary_key=True),
     Column("quantity", BigInteger, nullable=False),
-    Column("added_at", DateTime(timezone=True), nullable=False),
+    Column("added_at", UTCDateTime, nullable=False),
     CheckConstraint("quantity > 0", name="quantity_positive"),
 )

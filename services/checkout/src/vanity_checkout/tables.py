@@ -6,7 +6,6 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -14,7 +13,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
-from vanity_common.db import new_metadata
+from vanity_common.db import UTCDateTime, new_metadata
 
 metadata = new_metadata()
 
@@ -28,8 +27,8 @@ orders = Table(
     Column("total_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("payment_id", String(64), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("total_minor >= 0", name="total_non_negative"),
     UniqueConstraint("user_id", "idempotency_key", name="uq_orders_user_idempotency_key"),
     Index("ix_orders_user_id", "user_id", "created_at"),

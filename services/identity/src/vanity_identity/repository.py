@@ -31,11 +31,6 @@ def utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _db_time(value: datetime) -> datetime:
-    """Naive UTC for the database (SQLite and MariaDB DATETIME keep no offset)."""
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
 _USER_COLUMNS = [
     users.c.id,
     users.c.email,
@@ -83,9 +78,9 @@ async def insert_user(
             password_hash=password_hash,
             roles=encode_set(roles),
             permissions=encode_set(permissions),
-            password_changed_at=_db_time(now),
-            created_at=_db_time(now),
-            updated_at=_db_time(now),
+            password_changed_at=now,
+            created_at=now,
+            updated_at=now,
         )
     )
 
@@ -122,9 +117,9 @@ async def update_user(session: AsyncSession, user_id: str, now: datetime, **valu
         values["permissions"] = encode_set(values["permissions"])
     for key in ("disabled_at", "password_changed_at"):
         if values.get(key) is not None:
-            values[key] = _db_time(values[key])
+            values[key] = values[key]
     result = await session.execute(
-        update(users).where(users.c.id == user_id).values(updated_at=_db_time(now), **values)
+        update(users).where(users.c.id == user_id).values(updated_at=now, **values)
     )
     return result.rowcount
 
@@ -187,9 +182,9 @@ async def insert_session(
         insert(sessions).values(
             id=session_id,
             user_id=user_id,
-            created_at=_db_time(now),
-            last_used_at=_db_time(now),
-            expires_at=_db_time(expires_at),
+            created_at=now,
+            last_used_at=now,
+            expires_at=expires_at,
             ip=(ip or "")[:64] or None,
             user_agent=(user_agent or "")[:255] or None,
         )
@@ -203,8 +198,8 @@ async def insert_refresh_token(
         insert(refresh_tokens).values(
             token_hash=token_hash,
             session_id=session_id,
-            created_at=_db_time(now),
-            expires_at=_db_time(expires_at),
+            created_at=now,
+            expires_at=expires_at,
         )
     )
 
@@ -244,7 +239,7 @@ async def mark_refresh_used(session: AsyncSession, token_hash: str, now: datetim
     result = await session.execute(
         update(refresh_tokens)
         .where(refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.used_at.is_(None))
-        .values(used_at=_db_time(now))
+        .values(used_at=now)
     )
     return result.rowcount == 1
 
@@ -255,7 +250,7 @@ async def touch_session(
     await session.execute(
         update(sessions)
         .where(sessions.c.id == session_id)
-        .values(last_used_at=_db_time(now), expires_at=_db_time(expires_at))
+        .values(last_used_at=now, expires_at=expires_at)
     )
 
 
@@ -291,9 +286,7 @@ async def revoke_sessions(
     if session_id is None and user_id is None:
         raise ValueError("revoke_sessions needs a session or a user")
     result = await session.execute(
-        update(sessions)
-        .where(and_(*conditions))
-        .values(revoked_at=_db_time(now), revoke_reason=reason[:32])
+        update(sessions).where(and_(*conditions)).values(revoked_at=now, revoke_reason=reason[:32])
     )
     return result.rowcount
 
@@ -317,8 +310,8 @@ async def insert_reset_token(
         insert(password_reset_tokens).values(
             token_hash=token_hash,
             user_id=user_id,
-            created_at=_db_time(now),
-            expires_at=_db_time(expires_at),
+            created_at=now,
+            expires_at=expires_at,
         )
     )
 
@@ -356,9 +349,9 @@ async def consume_reset_token(session: AsyncSession, token_hash: str, now: datet
         .where(
             password_reset_tokens.c.token_hash == token_hash,
             password_reset_tokens.c.used_at.is_(None),
-            password_reset_tokens.c.expires_at > _db_time(now),
+            password_reset_tokens.c.expires_at > now,
         )
-        .values(used_at=_db_time(now))
+        .values(used_at=now)
     )
     return user_id if result.rowcount == 1 else None
 
@@ -369,7 +362,7 @@ async def invalidate_reset_tokens(session: AsyncSession, user_id: str, now: date
         .where(
             password_reset_tokens.c.user_id == user_id, password_reset_tokens.c.used_at.is_(None)
         )
-        .values(used_at=_db_time(now))
+        .values(used_at=now)
     )
 
 
@@ -379,13 +372,11 @@ async def purge_expired(session: AsyncSession, now: datetime, grace: datetime) -
     done = {}
     done["reset_tokens"] = (
         await session.execute(
-            delete(password_reset_tokens).where(
-                password_reset_tokens.c.expires_at < _db_time(grace)
-            )
+            delete(password_reset_tokens).where(password_reset_tokens.c.expires_at < grace)
         )
     ).rowcount
     old_sessions = select(sessions.c.id).where(
-        or_(sessions.c.expires_at < _db_time(grace), sessions.c.revoked_at < _db_time(grace))
+        or_(sessions.c.expires_at < grace, sessions.c.revoked_at < grace)
     )
     ids = [r for (r,) in await session.execute(old_sessions)]
     for start in range(0, len(ids), 500):
@@ -394,9 +385,7 @@ async def purge_expired(session: AsyncSession, now: datetime, grace: datetime) -
         await session.execute(delete(sessions).where(sessions.c.id.in_(chunk)))
     done["sessions"] = len(ids)
     done["refresh_tokens"] = (
-        await session.execute(
-            delete(refresh_tokens).where(refresh_tokens.c.expires_at < _db_time(grace))
-        )
+        await session.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at < grace))
     ).rowcount
     return done
 
@@ -473,8 +462,8 @@ async def insert_address(
         insert(addresses).values(
             id=address_id,
             user_id=user_id,
-            created_at=_db_time(now),
-            updated_at=_db_time(now),
+            created_at=now,
+            updated_at=now,
             **{k: v for k, v in values.items() if k in _ADDRESS_FIELDS},
         )
     )
@@ -486,9 +475,7 @@ async def update_address(
     result = await session.execute(
         update(addresses)
         .where(addresses.c.id == address_id, addresses.c.user_id == user_id)
-        .values(
-            updated_at=_db_time(now), **{k: v for k, v in values.items() if k in _ADDRESS_FIELDS}
-        )
+        .values(updated_at=now, **{k: v for k, v in values.items() if k in _ADDRESS_FIELDS})
     )
     return result.rowcount
 

@@ -6,8 +6,8 @@ SHA-256 hex digests. Times are UTC (stored naive by SQLite/MariaDB, made aware o
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, ForeignKey, Index, String, Table
-from vanity_common.db import new_metadata
+from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table
+from vanity_common.db import UTCDateTime, new_metadata
 
 metadata = new_metadata()
 
@@ -21,10 +21,10 @@ users = Table(
     # ",customer," / ",admin,customer,": comma-framed, so `LIKE '%,admin,%'` finds a role.
     Column("roles", String(64), nullable=False),
     Column("permissions", String(128), nullable=False, server_default=""),
-    Column("disabled_at", DateTime(timezone=True), nullable=True),
-    Column("password_changed_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+    Column("password_changed_at", UTCDateTime, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_users_created_at", "created_at"),
 )
 
@@ -34,10 +34,10 @@ sessions = Table(
     metadata,
     Column("id", String(32), primary_key=True),
     Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("last_used_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("last_used_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
     Column("revoke_reason", String(32), nullable=True),
     Column("ip", String(64), nullable=True),
     Column("user_agent", String(255), nullable=True),
@@ -50,10 +50,10 @@ refresh_tokens = Table(
     metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("session_id", String(32), ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
     # Set when the token is rotated: presenting it again is reuse.
-    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("used_at", UTCDateTime, nullable=True),
     Index("ix_refresh_tokens_session_id", "session_id"),
     Index("ix_refresh_tokens_expires_at", "expires_at"),
 )
@@ -63,9 +63,9 @@ password_reset_tokens = Table(
     metadata,
     Column("token_hash", String(64), primary_key=True),
     Column("user_id", String(32), ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("used_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime, nullable=True),
     Index("ix_password_reset_tokens_user_id", "user_id"),
     Index("ix_password_reset_tokens_expires_at", "expires_at"),
 )
@@ -86,7 +86,7 @@ addresses = Table(
     Column("phone", String(40), nullable=False, server_default=""),
     Column("is_default_shipping", Boolean, nullable=False, server_default="0"),
     Column("is_default_billing", Boolean, nullable=False, server_default="0"),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_addresses_user_id", "user_id"),
 )

@@ -11,55 +11,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
     Table,
-    TypeDecorator,
 )
-from sqlalchemy.dialects import mysql
-from vanity_common.db import new_metadata
+from vanity_common.db import UTCDateTime, new_metadata
 
 metadata = new_metadata()
-
-
-class UTCDateTime(TypeDecorator):
-    """Timezone-aware UTC in Python, naive UTC with microseconds in the database.
-
-    MySQL DATETIME has no zone and defaults to whole seconds; SQLite stores text. Storing naive
-    UTC everywhere keeps comparisons (`expires_at <= :now`) exact and identical on both.
-    """
-
-    impl = DateTime
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect):
-        if dialect.name in ("mysql", "mariadb"):
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        return dialect.type_descriptor(DateTime())
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("UTCDateTime needs a timezone-aware datetime")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        if isinstance(value, str):  # SQLite through a raw text() query
-            value = datetime.fromisoformat(value)
-        return value.replace(tzinfo=UTC)
 
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY.

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, DateTime, Index, String, Table, Text
-from vanity_common.db import new_metadata
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, String, Table, Text
+from vanity_common.db import UTCDateTime, new_metadata
 
 metadata = new_metadata()
 
@@ -21,8 +21,8 @@ payments = Table(
     Column("provider", String(16), nullable=False),
     Column("provider_reference", String(128), nullable=True),
     Column("failure_reason", String(128), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint("amount_minor >= 0", name="amount_non_negative"),
     CheckConstraint("refunded_minor >= 0 AND refunded_minor <= amount_minor", name="refund_bounds"),
     Index("ix_payments_order_id", "order_id"),
@@ -36,6 +36,6 @@ provider_events = Table(
     Column("id", String(128), primary_key=True),  # the provider's event id: processed once
     Column("type", String(64), nullable=False),
     Column("payload", Text, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("processed_at", DateTime(timezone=True), nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("processed_at", UTCDateTime, nullable=True),
 )

@@ -6,7 +6,11 @@ Create Date: 2026-11-25 02:47:53.429080
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
+
+# vanity_common.db.UTCDateTime: naive UTC, microseconds on MySQL/MariaDB (DATETIME(6)).
+UTC_DATETIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 revision = '0001'
 down_revision = None
@@ -20,14 +24,14 @@ def upgrade() -> None:
     sa.Column('user_id', sa.String(length=64), nullable=False),
     sa.Column('version', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('locked_by', sa.String(length=64), nullable=True),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', UTC_DATETIME, nullable=False),
     sa.PrimaryKeyConstraint('user_id', name=op.f('pk_carts'))
     )
     op.create_table('cart_items',
     sa.Column('user_id', sa.String(length=64), nullable=False),
     sa.Column('sku', sa.String(length=64), nullable=False),
     sa.Column('quantity', sa.BigInteger(), nullable=False),
-    sa.Column('added_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('added_at', UTC_DATETIME, nullable=False),
     sa.CheckConstraint('quantity > 0', name=op.f('ck_cart_items_quantity_positive')),
     sa.ForeignKeyConstraint(['user_id'], ['carts.user_id'], name=op.f('fk_cart_items_user_id_carts'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'sku', name=op.f('pk_cart_items'))

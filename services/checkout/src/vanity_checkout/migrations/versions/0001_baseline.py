@@ -6,7 +6,11 @@ Create Date: 2026-11-25 02:47:54.961261
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
+
+# vanity_common.db.UTCDateTime: naive UTC, microseconds on MySQL/MariaDB (DATETIME(6)).
+UTC_DATETIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 revision = '0001'
 down_revision = None
@@ -24,8 +28,8 @@ def upgrade() -> None:
     sa.Column('total_minor', sa.BigInteger(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
     sa.Column('payment_id', sa.String(length=64), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
+    sa.Column('updated_at', UTC_DATETIME, nullable=False),
     sa.CheckConstraint('total_minor >= 0', name=op.f('ck_orders_total_non_negative')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_orders')),
     sa.UniqueConstraint('user_id', 'idempotency_key', name='uq_orders_user_idempotency_key')

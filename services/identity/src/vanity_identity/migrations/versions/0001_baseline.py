@@ -6,7 +6,11 @@ Create Date: 2026-11-25 02:53:02.228507
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
+
+# vanity_common.db.UTCDateTime: naive UTC, microseconds on MySQL/MariaDB (DATETIME(6)).
+UTC_DATETIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 revision = '0001'
 down_revision = None
@@ -23,10 +27,10 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('roles', sa.String(length=64), nullable=False),
     sa.Column('permissions', sa.String(length=128), server_default='', nullable=False),
-    sa.Column('disabled_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('password_changed_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('disabled_at', UTC_DATETIME, nullable=True),
+    sa.Column('password_changed_at', UTC_DATETIME, nullable=False),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
+    sa.Column('updated_at', UTC_DATETIME, nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_users')),
     sa.UniqueConstraint('email', name=op.f('uq_users_email'))
     )
@@ -47,8 +51,8 @@ def upgrade() -> None:
     sa.Column('phone', sa.String(length=40), server_default='', nullable=False),
     sa.Column('is_default_shipping', sa.Boolean(), server_default='0', nullable=False),
     sa.Column('is_default_billing', sa.Boolean(), server_default='0', nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
+    sa.Column('updated_at', UTC_DATETIME, nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_addresses_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_addresses'))
     )
@@ -58,9 +62,9 @@ def upgrade() -> None:
     op.create_table('password_reset_tokens',
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
+    sa.Column('expires_at', UTC_DATETIME, nullable=False),
+    sa.Column('used_at', UTC_DATETIME, nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_password_reset_tokens_user_id_users'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_password_reset_tokens'))
     )
@@ -71,10 +75,10 @@ def upgrade() -> None:
     op.create_table('sessions',
     sa.Column('id', sa.String(length=32), nullable=False),
     sa.Column('user_id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('last_used_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
+    sa.Column('last_used_at', UTC_DATETIME, nullable=False),
+    sa.Column('expires_at', UTC_DATETIME, nullable=False),
+    sa.Column('revoked_at', UTC_DATETIME, nullable=True),
     sa.Column('revoke_reason', sa.String(length=32), nullable=True),
     sa.Column('ip', sa.String(length=64), nullable=True),
     sa.Column('user_agent', sa.String(length=255), nullable=True),
@@ -88,9 +92,9 @@ def upgrade() -> None:
     op.create_table('refresh_tokens',
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('session_id', sa.String(length=32), nullable=False),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
+    sa.Column('expires_at', UTC_DATETIME, nullable=False),
+    sa.Column('used_at', UTC_DATETIME, nullable=True),
     sa.ForeignKeyConstraint(['session_id'], ['sessions.id'], name=op.f('fk_refresh_tokens_session_id_sessions'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('token_hash', name=op.f('pk_refresh_tokens'))
     )

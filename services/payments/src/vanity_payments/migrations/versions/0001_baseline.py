@@ -6,7 +6,11 @@ Create Date: 2026-11-25 02:47:56.381318
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
+
+# vanity_common.db.UTCDateTime: naive UTC, microseconds on MySQL/MariaDB (DATETIME(6)).
+UTC_DATETIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 revision = '0001'
 down_revision = None
@@ -28,8 +32,8 @@ def upgrade() -> None:
     sa.Column('provider', sa.String(length=16), nullable=False),
     sa.Column('provider_reference', sa.String(length=128), nullable=True),
     sa.Column('failure_reason', sa.String(length=128), nullable=True),
-    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', UTC_DATETIME, nullable=False),
+    sa.Column('updated_at', UTC_DATETIME, nullable=False),
     sa.CheckConstraint('amount_minor >= 0', name=op.f('ck_payments_amount_non_negative')),
     sa.CheckConstraint('refunded_minor >= 0 AND refunded_minor <= amount_minor', name=op.f('ck_payments_refund_bounds')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_payments')),
@@ -44,8 +48,8 @@ def upgrade() -> None:
     sa.Column('id', sa.String(length=128), nullable=False),
     sa.Column('type', sa.String(length=64), nullable=False),
     sa.Column('payload', sa.Text(), nullable=False),
-    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('received_at', UTC_DATETIME, nullable=False),
+    sa.Column('processed_at', UTC_DATETIME, nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_provider_events'))
     )
     # ### end Alembic commands ###
