@@ -58,6 +58,7 @@ class ServiceSettings(BaseSettings):
     log_json: bool = True
     otel_exporter_otlp_endpoint: str | None = None
     otel_sample_ratio: float = 1.0
+    otel_operation_spans: bool = False  # spans per dependency/endpoint/serialisation
     # Token verification (see docs/auth.md): JWKS from identity, or PEM files in keys_dir.
     jwks_url: str | None = None
     keys_dir: Path | None = None

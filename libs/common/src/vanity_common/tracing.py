@@ -1,6 +1,7 @@
 """OpenTelemetry tracing: a real tracer provider always (so logs carry trace ids), an OTLP
 exporter only when OTEL_EXPORTER_OTLP_ENDPOINT is configured. W3C trace context propagates from
-incoming HTTP through outgoing gRPC (opentelemetry-instrumentation-asgi / -grpc)."""
+incoming HTTP (FastAPI's native telemetry, see app.py) through outgoing gRPC
+(opentelemetry-instrumentation-grpc)."""
 
 from __future__ import annotations
 
