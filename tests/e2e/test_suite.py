@@ -126,3 +126,20 @@ async def test_auth_routes_carry_rate_limit_headers(gateway):
     assert response.status_code == 401
     assert "X-RateLimit-Limit-Minute" in response.headers
     assert int(response.headers["RateLimit-Remaining"]) >= 0
+
+
+async def test_password_reset_mail_goes_through_the_celery_worker(suite, gateway):
+    """The API only queues the job; the e-mail exists once the worker (folder broker) ran it."""
+    email, _ = await sign_up(gateway)
+    response = await gateway.post("/api/v1/auth/password-reset", json={"email": email})
+    assert response.status_code == 202
+    mail_dir = suite.layout.data_dir / "mail"
+    deadline = asyncio.get_running_loop().time() + 30
+    while asyncio.get_running_loop().time() < deadline:
+        sent = [p for p in mail_dir.glob("*.eml") if email in p.read_text(errors="replace")]
+        if sent:
+            break
+        await asyncio.sleep(0.2)  # bounded wait for an asynchronous effect, not for luck
+    else:
+        pytest.fail(f"no reset e-mail for {email} in {mail_dir} within 30 s")
+    assert "password" in sent[0].read_text(errors="replace").lower()
