@@ -53,6 +53,7 @@ class Layout:
             "ENV": os.environ.get("ENV", "development"),
             "DATA_DIR": str(self.data_dir),
             "PYTHONPATH": str(ROOT),
+            "PYTHONUNBUFFERED": "1",  # log lines reach honcho (and tests reading them) at once
             "GATEWAY_PORT": str(GATEWAY_PORT + self.offset),
             "GATEWAY_STATUS_PORT": str(GATEWAY_STATUS_PORT + self.offset),
             "GATEWAY_UPSTREAMS": str(self.data_dir / "upstreams.yml"),

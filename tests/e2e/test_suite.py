@@ -84,11 +84,26 @@ async def test_stripe_webhook_reaches_payments_without_a_token(gateway):
     assert response.json()["reason"] == "WEBHOOK_SIGNATURE_MISSING"
 
 
-async def test_request_id_generated_echoed_and_seen_by_the_service(gateway):
+async def test_request_id_generated_echoed_and_seen_by_the_service(suite, gateway):
     response = await gateway.get("/api/v1/brands")
     assert len(response.headers["x-request-id"]) >= 32
-    given = await gateway.get("/api/v1/brands", headers={"X-Request-ID": "e2e-trace-me"})
-    assert given.headers["x-request-id"] == "e2e-trace-me"
+    request_id = f"e2e-{uuid.uuid4().hex}"
+    given = await gateway.get("/api/v1/brands", headers={"X-Request-ID": request_id})
+    assert given.headers["x-request-id"] == request_id
+    # The catalog process logged the request under the id the gateway passed on.
+    deadline = asyncio.get_running_loop().time() + 10
+    while asyncio.get_running_loop().time() < deadline:
+        lines = [
+            line
+            for line in suite.log_path.read_text(errors="replace").splitlines()
+            if request_id in line and "catalog.1" in line
+        ]
+        if lines:
+            break
+        await asyncio.sleep(0.1)  # bounded wait for the log line to be flushed
+    else:
+        pytest.fail("catalog never logged the request id the gateway forwarded")
+    assert '"service": "catalog"' in lines[0]
 
 
 async def test_concurrent_clients_are_served(gateway):
