@@ -34,3 +34,23 @@ def suite(tmp_path_factory):
 async def gateway(suite):
     async with httpx.AsyncClient(base_url=suite.layout.gateway, timeout=10) as client:
         yield client
+
+
+_addresses = iter(range(10, 250))
+
+
+@pytest.fixture
+async def client_at(suite):
+    """Clients from distinct loopback addresses (127.0.3.x): the gateway's per-IP limits see
+    distinct shoppers, so one test's sign-ins do not use up another's allowance."""
+    opened: list[httpx.AsyncClient] = []
+
+    def make() -> httpx.AsyncClient:
+        transport = httpx.AsyncHTTPTransport(local_address=f"127.0.3.{next(_addresses)}")
+        client = httpx.AsyncClient(base_url=suite.layout.gateway, timeout=10, transport=transport)
+        opened.append(client)
+        return client
+
+    yield make
+    for client in opened:
+        await client.aclose()

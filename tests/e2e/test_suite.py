@@ -56,8 +56,8 @@ async def test_public_reads_reach_catalog_and_inventory(gateway):
     assert (await gateway.get("/api/v1/categories")).status_code == 200
 
 
-async def test_signed_in_user_reaches_identity_cart_and_checkout(gateway):
-    email, auth = await sign_up(gateway)
+async def test_signed_in_user_reaches_identity_cart_and_checkout(gateway, client_at):
+    email, auth = await sign_up(client_at())
     me = await gateway.get("/api/v1/me", headers=auth)
     assert me.status_code == 200
     assert me.json()["email"] == email
@@ -68,11 +68,11 @@ async def test_signed_in_user_reaches_identity_cart_and_checkout(gateway):
     assert orders.json()["items"] == []
 
 
-async def test_gateway_refuses_anonymous_and_customer_admin_calls(gateway):
+async def test_gateway_refuses_anonymous_and_customer_admin_calls(gateway, client_at):
     anonymous = await gateway.get("/api/v1/cart")
     assert anonymous.status_code == 401
     assert anonymous.json() == {"message": "Unauthorized"}
-    _, auth = await sign_up(gateway)
+    _, auth = await sign_up(client_at())
     admin = await gateway.get("/api/v1/admin/users", headers=auth)
     assert admin.status_code == 403
     assert admin.json()["message"] == "You cannot consume this service"
@@ -143,10 +143,11 @@ async def test_auth_routes_carry_rate_limit_headers(gateway):
     assert int(response.headers["RateLimit-Remaining"]) >= 0
 
 
-async def test_password_reset_mail_goes_through_the_celery_worker(suite, gateway):
+async def test_password_reset_mail_goes_through_the_celery_worker(suite, client_at):
     """The API only queues the job; the e-mail exists once the worker (folder broker) ran it."""
-    email, _ = await sign_up(gateway)
-    response = await gateway.post("/api/v1/auth/password-reset", json={"email": email})
+    client = client_at()
+    email, _ = await sign_up(client)
+    response = await client.post("/api/v1/auth/password-reset", json={"email": email})
     assert response.status_code == 202
     mail_dir = suite.layout.data_dir / "mail"
     deadline = asyncio.get_running_loop().time() + 30
@@ -158,3 +159,70 @@ async def test_password_reset_mail_goes_through_the_celery_worker(suite, gateway
     else:
         pytest.fail(f"no reset e-mail for {email} in {mail_dir} within 30 s")
     assert "password" in sent[0].read_text(errors="replace").lower()
+
+
+async def test_spoofed_consumer_headers_grant_nothing(gateway, client_at):
+    spoof = {
+        "X-Consumer-Username": "vanity-admin",
+        "X-Consumer-Groups": "admin",
+        "X-Credential-Identifier": "admin.spoofed",
+    }
+    anonymous = await gateway.get("/api/v1/admin/products", headers=spoof)
+    assert anonymous.status_code == 401
+    _, auth = await sign_up(client_at())
+    customer = await gateway.get("/api/v1/admin/products", headers={**auth, **spoof})
+    assert customer.status_code == 403
+    assert customer.json()["message"] == "You cannot consume this service"
+
+
+async def test_oversized_body_is_413_before_reaching_identity(client_at):
+    client = client_at()
+    response = await client.post(
+        "/api/v1/auth/login",
+        content=b"x" * (1024 * 1024 + 1),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 413
+    assert response.json()["message"] == "Request size limit exceeded"
+
+
+async def test_cors_preflight_is_answered_by_the_gateway(gateway):
+    response = await gateway.options(
+        "/api/v1/cart",
+        headers={
+            "Origin": "http://localhost:3000",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type",
+        },
+    )
+    assert response.status_code in (200, 204)
+    assert response.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "POST" in response.headers["access-control-allow-methods"]
+    foreign = await gateway.options(
+        "/api/v1/cart",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+async def test_auth_routes_are_limited_per_address_with_kong_headers(client_at):
+    client = client_at()
+    # A different unknown account each time, so identity's per-account back-off stays out of it.
+    answers = [
+        await client.post(
+            "/api/v1/auth/login",
+            json={"email": f"nobody-{n}@example.com", "password": "wrong-password"},
+        )
+        for n in range(11)
+    ]
+    assert [a.status_code for a in answers[:10]] == [401] * 10  # identity answered
+    limited = answers[10]
+    assert limited.status_code == 429
+    assert limited.json()["message"] == "API rate limit exceeded"
+    assert limited.headers["X-RateLimit-Remaining-Minute"] == "0"
+    assert int(limited.headers["Retry-After"]) >= 1
+    # Another address still gets through: the limit is per client address.
+    other = await client_at().post(
+        "/api/v1/auth/login", json={"email": "nobody@example.com", "password": "wrong-password"}
+    )
+    assert other.status_code == 401
