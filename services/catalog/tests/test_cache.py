@@ -148,3 +148,130 @@ async def test_failed_admin_write_changes_nothing(cache_backend_catalog):
     assert resp.status_code == 422
     await catalog.app.state.cache.invalidate()
     assert (await catalog.client.get("/api/v1/products/nude-satin")).json() == before
+
+
+# ---- the hit path (answered before parameter parsing; the fill keeps the full validation) ----
+
+
+def _count_selects(catalog):
+    from sqlalchemy import event
+
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT"):
+            statements.append(statement)
+
+    engine = catalog.app.state.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    return statements, lambda: event.remove(engine, "before_cursor_execute", count)
+
+
+async def test_hits_skip_the_database_and_keep_body_and_etag(cache_backend_catalog):
+    catalog = cache_backend_catalog
+    await catalog.load(small_catalog())
+    paths = [
+        "/api/v1/products?category=lips&sort=price_asc",
+        "/api/v1/products",
+        "/api/v1/products/ruby-matte",
+        "/api/v1/brands",
+        "/api/v1/categories",
+    ]
+    first = {p: await catalog.client.get(p) for p in paths}
+    statements, stop = _count_selects(catalog)
+    try:
+        for _ in range(3):
+            for path in paths:
+                resp = await catalog.client.get(path)
+                assert resp.status_code == 200
+                assert resp.content == first[path].content
+                assert resp.headers["etag"] == first[path].headers["etag"]
+                assert resp.headers["cache-control"] == first[path].headers["cache-control"]
+                assert resp.headers["content-type"] == "application/json"
+                # revalidation is answered on the hit path too
+                again = await catalog.client.get(
+                    path, headers={"If-None-Match": resp.headers["etag"]}
+                )
+                assert again.status_code == 304 and again.content == b""
+                assert again.headers["etag"] == resp.headers["etag"]
+                listed = f'"nope", {resp.headers["etag"]}'
+                other = await catalog.client.get(path, headers={"If-None-Match": listed})
+                assert other.status_code == 304
+                star = await catalog.client.get(path, headers={"If-None-Match": "*"})
+                assert star.status_code == 304
+                stale = await catalog.client.get(path, headers={"If-None-Match": '"nope"'})
+                assert stale.status_code == 200 and stale.content == resp.content
+    finally:
+        stop()
+    assert statements == []
+
+
+async def test_etag_is_the_hash_of_the_body_on_hits(cache_backend_catalog):
+    import hashlib
+
+    catalog = cache_backend_catalog
+    await catalog.load(small_catalog())
+    for _ in range(2):  # the fill, then a hit
+        resp = await catalog.client.get("/api/v1/products", params={"limit": 3})
+        digest = hashlib.blake2b(resp.content, digest_size=12).hexdigest()
+        assert resp.headers["etag"] == f'"{digest}"'
+
+
+async def test_invalid_queries_are_422_even_next_to_cached_ones(cache_backend_catalog):
+    """Only a query string that passed validation ever has an entry: invalid ones always reach
+    the validating handler, however often they are sent and whatever is cached."""
+    catalog = cache_backend_catalog
+    await catalog.load(small_catalog())
+    assert (await catalog.client.get("/api/v1/products?limit=5")).status_code == 200
+    for _ in range(2):
+        for query, field in (
+            ("limit=0", "limit"),
+            ("limit=5&limit=101", "limit"),
+            ("limit=abc", "limit"),
+            ("sort=bogus", "sort"),
+            ("min_price=-1", "min_price"),
+            ("min_price=500&max_price=100", "max_price"),
+            ("cursor=not-a-cursor!!", "cursor"),
+        ):
+            resp = await catalog.client.get(f"/api/v1/products?{query}")
+            assert resp.status_code == 422, (query, resp.text)
+            assert resp.headers["content-type"].startswith("application/problem+json")
+            assert field in {e["field"] for e in resp.json()["errors"]}
+        assert (await catalog.client.get("/api/v1/products/No_Such!")).status_code == 404
+
+
+async def test_hit_key_follows_the_query_string_exactly(cache_backend_catalog):
+    """A repeated scalar parameter: the last value wins, on the fill and on the hit."""
+    catalog = cache_backend_catalog
+    await catalog.load(small_catalog())
+    for _ in range(2):
+        one = (await catalog.client.get("/api/v1/products?limit=2&limit=1")).json()
+        two = (await catalog.client.get("/api/v1/products?limit=1&limit=2")).json()
+        assert (one["limit"], len(one["items"])) == (1, 1)
+        assert (two["limit"], len(two["items"])) == (2, 2)
+    # equivalent spellings are separate entries with the same answer
+    a = await catalog.client.get("/api/v1/products?brand=Atelier-Rouge&sort=name")
+    b = await catalog.client.get("/api/v1/products?sort=name&brand=atelier-rouge")
+    assert a.status_code == b.status_code == 200
+    assert a.content == b.content and a.headers["etag"] == b.headers["etag"]
+
+
+async def test_hit_path_sees_invalidation(cache_backend_catalog):
+    catalog = cache_backend_catalog
+    await catalog.load(small_catalog())
+    pid = await _pid(catalog, "ruby-matte")
+    query = "/api/v1/products?category=lips&sort=price_asc&limit=5"
+    before = await catalog.client.get(query)
+    assert (await catalog.client.get(query)).content == before.content  # a hit
+    resp = await catalog.client.patch(
+        f"/api/v1/admin/products/{pid}/variants/RUBY-MATTE-0",
+        json={"price_minor": 1},
+        headers=catalog.admin,
+    )
+    assert resp.status_code == 200
+    after = await catalog.client.get(query)
+    assert after.headers["etag"] != before.headers["etag"]
+    assert after.json()["items"][0]["price"]["amount_minor"] == 1
+    # the old ETag no longer revalidates
+    resp = await catalog.client.get(query, headers={"If-None-Match": before.headers["etag"]})
+    assert resp.status_code == 200 and resp.content == after.content

@@ -126,6 +126,15 @@ async def list_products(conn, q: ProductQuery) -> list[Row]:
     else:
         order = (key.asc(), products.c.id.asc())
     stmt = stmt.where(*conditions).order_by(*order).limit(q.limit + 1)
+    if not q.brands:
+        # MariaDB otherwise drives the join from `brands` (a full scan, 24 rows) and joins
+        # products by (brand_id, status): every listed product goes into a temporary table and
+        # is filesorted before the LIMIT. Forcing products first lets it walk the sort's
+        # (status, key, id) index and stop after limit + 1 rows (EXPLAIN in docs/catalog.md).
+        # A brand filter keeps the optimiser's choice: (brand_id, status) and a small sort.
+        stmt = stmt.prefix_with("STRAIGHT_JOIN", dialect="mysql").prefix_with(
+            "STRAIGHT_JOIN", dialect="mariadb"
+        )
     return list(await conn.execute(stmt))
 
 

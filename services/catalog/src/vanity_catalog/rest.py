@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 from vanity_common.app import json_response
 from vanity_common.auth import Principal, require_admin
@@ -22,7 +24,43 @@ from vanity_catalog.schemas import (
 )
 from vanity_catalog.service import Body, CatalogService
 
-router = APIRouter(prefix="/api/v1", tags=["catalog"])
+CacheHit = Callable[[Request], Awaitable[Response | None]]
+
+
+class CachedReadRoute(APIRoute):
+    """A public read whose cache hit is answered before FastAPI parses and validates the
+    parameters (that parsing was the largest catalog cost of a warm list request).
+
+    An endpoint opts in with `@cache_hit(fn)`: `fn(request)` returns the response on a hit and
+    None on a miss, and then the endpoint runs as usual (validation and its 422s, the database,
+    the cache fill). Routing, middleware, telemetry, metrics and OpenAPI are those of the
+    route itself.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+        hit: CacheHit | None = getattr(self.endpoint, "cache_hit", None)
+        if hit is None:
+            return handler
+
+        async def app(request: Request) -> Response:
+            response = await hit(request)
+            if response is None:
+                response = await handler(request)
+            return response
+
+        return app
+
+
+def cache_hit(hit: CacheHit):
+    def decorate(endpoint):
+        endpoint.cache_hit = hit
+        return endpoint
+
+    return decorate
+
+
+router = APIRouter(prefix="/api/v1", tags=["catalog"], route_class=CachedReadRoute)
 admin = APIRouter(prefix="/api/v1/admin", tags=["catalog admin"])
 
 Admin = Annotated[Principal, Depends(require_admin("catalog"))]
@@ -44,7 +82,30 @@ def _cached_response(request: Request, body: Body) -> Response:
 # ---- public ------------------------------------------------------------------------------------
 
 
+async def _hit(request: Request, key: str | None) -> Response | None:
+    if key is None:
+        return None
+    body, found = await _service(request).lookup(key)
+    if body is None:
+        request.state.catalog_lookup = found  # the miss path stores under this generation
+        return None
+    return _cached_response(request, body)
+
+
+def _missed(request: Request):
+    return getattr(request.state, "catalog_lookup", None)
+
+
+async def _list_hit(request: Request) -> Response | None:
+    return await _hit(request, CatalogService.list_key(request.scope["query_string"]))
+
+
+async def _detail_hit(request: Request) -> Response | None:
+    return await _hit(request, CatalogService.detail_key(request.path_params["slug"]))
+
+
 @router.get("/products")
+@cache_hit(_list_hit)
 async def list_products(
     request: Request,
     brand: Annotated[list[str] | None, Query(description="brand slug; repeatable")] = None,
@@ -71,22 +132,35 @@ async def list_products(
         limit=limit,
         cursor=cursor,
     )
-    return _cached_response(request, await service.browse_products(query))
+    body = await service.browse_products(query, request.scope["query_string"], _missed(request))
+    return _cached_response(request, body)
 
 
 @router.get("/products/{slug}")
+@cache_hit(_detail_hit)
 async def get_product(request: Request, slug: str):
-    return _cached_response(request, await _service(request).product_detail(slug))
+    body = await _service(request).product_detail(slug, _missed(request))
+    return _cached_response(request, body)
+
+
+async def _brands_hit(request: Request) -> Response | None:
+    return await _hit(request, "brands")
+
+
+async def _categories_hit(request: Request) -> Response | None:
+    return await _hit(request, "categories")
 
 
 @router.get("/brands")
+@cache_hit(_brands_hit)
 async def list_brands(request: Request):
-    return _cached_response(request, await _service(request).brand_list())
+    return _cached_response(request, await _service(request).brand_list(_missed(request)))
 
 
 @router.get("/categories")
+@cache_hit(_categories_hit)
 async def category_tree(request: Request):
-    return _cached_response(request, await _service(request).category_tree())
+    return _cached_response(request, await _service(request).category_tree(_missed(request)))
 
 
 # ---- admin -------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from vanity_common.errors import Conflict, FieldError, InvalidArgument, NotFound
 
 from vanity_catalog import repository as repo
 from vanity_catalog import views
-from vanity_catalog.cache import NullCache, ReadCache
+from vanity_catalog.cache import Lookup, NullCache, ReadCache
 from vanity_catalog.domain import (
     DEFAULT_PAGE_SIZE,
     MAX_CATEGORY_DEPTH,
@@ -110,13 +110,38 @@ class CatalogService:
 
     # ---- public reads (cached) ---------------------------------------------------------------
 
-    async def _cached(self, key: str, build: Callable[[], Awaitable[Any]]) -> Body:
-        found = await self.cache.lookup(key)
+    async def _cached(
+        self, key: str, build: Callable[[], Awaitable[Any]], found: Lookup | None = None
+    ) -> Body:
+        """`found`: a lookup of `key` already made by the caller (the REST hit path), so a miss
+        costs one cache round trip, not two. The entry is stored under the generation that
+        lookup saw, which was read before the database: an invalidation in between wins."""
+        if found is None:
+            found = await self.cache.lookup(key)
         if found.value is not None:
             return Body.unpack(found.value)
-        body = Body.of(await build())
+        body = Body.of(await build())  # ETag hashed once here, at fill time, stored with the body
         await self.cache.store(found.generation, key, body.pack())
         return body
+
+    async def lookup(self, key: str) -> tuple[Body | None, Lookup]:
+        """The cache hit path: no validation, no database; `None` on a miss."""
+        found = await self.cache.lookup(key)
+        return (None if found.value is None else Body.unpack(found.value)), found
+
+    @staticmethod
+    def list_key(raw_query: bytes) -> str:
+        """A list page's cache key: the query string exactly as sent. An entry is only ever
+        stored by a request whose identical query string passed validation (which is
+        deterministic), so a hit can skip parsing and validation; invalid input never has an
+        entry and always reaches the validating handler (and its 422)."""
+        return "list:" + hashlib.blake2b(raw_query, digest_size=16).hexdigest()
+
+    @staticmethod
+    def detail_key(slug: str) -> str | None:
+        if len(slug) > 160 or not SLUG_RE.match(slug):
+            return None
+        return f"product:{slug}"
 
     def product_query(
         self,
@@ -168,22 +193,11 @@ class CatalogService:
             cursor=decoded,
         )
 
-    async def browse_products(self, query: repo.ProductQuery) -> Body:
-        key_source = orjson.dumps(
-            [
-                query.brands,
-                query.category,
-                query.min_price,
-                query.max_price,
-                query.terms,
-                query.tags,
-                query.sort.value,
-                query.limit,
-                query.cursor.encode() if query.cursor else None,
-            ]
-        )
-        key = "list:" + hashlib.blake2b(key_source, digest_size=16).hexdigest()
-        return await self._cached(key, lambda: self._page(query))
+    async def browse_products(
+        self, query: repo.ProductQuery, raw_query: bytes, found: Lookup | None = None
+    ) -> Body:
+        """`query` is the validated form of `raw_query` (the request's query string)."""
+        return await self._cached(self.list_key(raw_query), lambda: self._page(query), found)
 
     async def _page(self, query: repo.ProductQuery, admin: bool = False) -> dict[str, Any]:
         """Two statements whatever the page size: the page, then its variants."""
@@ -210,10 +224,11 @@ class CatalogService:
             "sort": query.sort.value,
         }
 
-    async def product_detail(self, slug: str) -> Body:
-        if len(slug) > 160 or not SLUG_RE.match(slug):  # no DB trip, no cache entry for junk
+    async def product_detail(self, slug: str, found: Lookup | None = None) -> Body:
+        key = self.detail_key(slug)
+        if key is None:  # no DB trip, no cache entry for junk
             raise NotFound(f"No product '{slug[:160]}'.", reason="PRODUCT_NOT_FOUND")
-        return await self._cached(f"product:{slug}", lambda: self._detail(slug))
+        return await self._cached(key, lambda: self._detail(slug), found)
 
     async def _detail(self, slug: str) -> dict[str, Any]:
         async with self.db.connect() as conn:
@@ -229,22 +244,22 @@ class CatalogService:
         found = {r.id: r for r in await repo.categories_by_ids(conn, ids)}
         return [{"slug": found[i].slug, "name": found[i].name} for i in ids if i in found]
 
-    async def brand_list(self) -> Body:
+    async def brand_list(self, found: Lookup | None = None) -> Body:
         async def build():
             async with self.db.connect() as conn:
                 rows = await repo.all_brands(conn)
                 counts = await repo.brand_product_counts(conn)
             return {"items": [views.brand(r, counts.get(r.id, 0)) for r in rows]}
 
-        return await self._cached("brands", build)
+        return await self._cached("brands", build, found)
 
-    async def category_tree(self) -> Body:
+    async def category_tree(self, found: Lookup | None = None) -> Body:
         async def build():
             async with self.db.connect() as conn:
                 rows = await repo.all_categories(conn)
             return {"items": views.category_tree(rows)}
 
-        return await self._cached("categories", build)
+        return await self._cached("categories", build, found)
 
     # ---- internal price source (never cached) ------------------------------------------------
 
