@@ -94,10 +94,13 @@ async def test_service_errors_become_problems_with_their_reason(client):
 
 
 async def test_unexpected_errors_are_500_without_internals(client):
-    response = await client.get("/boom")
+    response = await client.get("/boom", headers={"X-Request-ID": "crash-1"})
     assert response.status_code == 500
     assert "secret internals" not in response.text
     assert response.json()["reason"] == "INTERNAL"
+    # the request id survives the crash, so support can find the log line
+    assert response.json()["request_id"] == "crash-1"
+    assert response.headers["x-request-id"] == "crash-1"
 
 
 async def test_unknown_route_is_a_problem(client):

@@ -211,3 +211,12 @@ def test_tasks_are_registered_and_notify_writes_a_notification(tmp_path, monkeyp
     record = json.loads((tmp_path / "notifications" / "low-stock.jsonl").read_text())
     assert str(tmp_path) in path
     assert record["sku"] == "LIP-1" and record["available"] == 2
+
+
+async def test_oversized_ledger_cursor_is_422(running):
+    _, client, admin = running
+    response = await client.get(
+        "/api/v1/admin/stock/ANY-SKU/ledger", params={"cursor": 2**63}, headers=admin
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "cursor"

@@ -66,6 +66,9 @@ class RequestContextMiddleware:
                 break
         request_id = request_id or new_request_id()
         token = request_id_var.set(request_id)
+        # Starlette's outermost error handler answers a crash after this middleware has ended:
+        # the id travels in the scope so that answer and its log line still carry it.
+        scope.setdefault("state", {})["request_id"] = request_id
         status = 500
         started = time.perf_counter()
 

@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from vanity_common.context import current_request_id
+from vanity_common.context import current_request_id, request_id_var
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +164,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", exc_info=exc)
-        return problem_response(500, "An unexpected error occurred.", reason="INTERNAL")
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        request_id = getattr(request.state, "request_id", None)
+        token = request_id_var.set(request_id)
+        try:
+            log.exception("unhandled error", exc_info=exc)
+            headers = {"X-Request-ID": request_id} if request_id else None
+            return problem_response(
+                500, "An unexpected error occurred.", reason="INTERNAL", headers=headers
+            )
+        finally:
+            request_id_var.reset(token)
 
 
 def grpc_reason(error: grpc.aio.AioRpcError) -> str | None:

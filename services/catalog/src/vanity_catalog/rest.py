@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 from vanity_common.app import json_response
 from vanity_common.auth import Principal, require_admin
+from vanity_common.types import DbIdPath
 
 from vanity_catalog.domain import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Sort
 from vanity_catalog.schemas import (
@@ -193,20 +194,20 @@ async def admin_create_product(request: Request, principal: Admin, body: Product
 
 
 @admin.get("/products/{product_id}")
-async def admin_get_product(request: Request, _: Admin, product_id: int):
+async def admin_get_product(request: Request, _: Admin, product_id: DbIdPath):
     return json_response(await _service(request).admin_product(product_id), headers=_NO_STORE)
 
 
 @admin.patch("/products/{product_id}")
 async def admin_update_product(
-    request: Request, principal: Admin, product_id: int, body: ProductUpdate
+    request: Request, principal: Admin, product_id: DbIdPath, body: ProductUpdate
 ):
     result = await _service(request).update_product(principal, product_id, body)
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.delete("/products/{product_id}")
-async def admin_archive_product(request: Request, principal: Admin, product_id: int):
+async def admin_archive_product(request: Request, principal: Admin, product_id: DbIdPath):
     """Archives (soft delete): orders keep pointing at the product's SKUs."""
     result = await _service(request).archive_product(principal, product_id)
     return json_response(result, headers=_NO_STORE)
@@ -214,7 +215,7 @@ async def admin_archive_product(request: Request, principal: Admin, product_id: 
 
 @admin.post("/products/{product_id}/variants", status_code=201)
 async def admin_add_variant(
-    request: Request, principal: Admin, product_id: int, body: VariantCreate
+    request: Request, principal: Admin, product_id: DbIdPath, body: VariantCreate
 ):
     result = await _service(request).add_variant(principal, product_id, body)
     return json_response(result, status_code=201, headers=_NO_STORE)
@@ -222,14 +223,16 @@ async def admin_add_variant(
 
 @admin.patch("/products/{product_id}/variants/{sku}")
 async def admin_update_variant(
-    request: Request, principal: Admin, product_id: int, sku: str, body: VariantUpdate
+    request: Request, principal: Admin, product_id: DbIdPath, sku: str, body: VariantUpdate
 ):
     result = await _service(request).update_variant(principal, product_id, sku, body)
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.delete("/products/{product_id}/variants/{sku}")
-async def admin_deactivate_variant(request: Request, principal: Admin, product_id: int, sku: str):
+async def admin_deactivate_variant(
+    request: Request, principal: Admin, product_id: DbIdPath, sku: str
+):
     """Deactivates (soft delete): the SKU stays known to carts and orders, but not on sale."""
     result = await _service(request).deactivate_variant(principal, product_id, sku)
     return json_response(result, headers=_NO_STORE)
@@ -247,13 +250,15 @@ async def admin_create_brand(request: Request, principal: Admin, body: BrandCrea
 
 
 @admin.patch("/brands/{brand_id}")
-async def admin_update_brand(request: Request, principal: Admin, brand_id: int, body: BrandUpdate):
+async def admin_update_brand(
+    request: Request, principal: Admin, brand_id: DbIdPath, body: BrandUpdate
+):
     result = await _service(request).update_brand(principal, brand_id, body)
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.delete("/brands/{brand_id}", status_code=204)
-async def admin_delete_brand(request: Request, principal: Admin, brand_id: int):
+async def admin_delete_brand(request: Request, principal: Admin, brand_id: DbIdPath):
     await _service(request).delete_brand(principal, brand_id)
     return Response(status_code=204)
 
@@ -271,14 +276,14 @@ async def admin_create_category(request: Request, principal: Admin, body: Catego
 
 @admin.patch("/categories/{category_id}")
 async def admin_update_category(
-    request: Request, principal: Admin, category_id: int, body: CategoryUpdate
+    request: Request, principal: Admin, category_id: DbIdPath, body: CategoryUpdate
 ):
     result = await _service(request).update_category(principal, category_id, body)
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.delete("/categories/{category_id}", status_code=204)
-async def admin_delete_category(request: Request, principal: Admin, category_id: int):
+async def admin_delete_category(request: Request, principal: Admin, category_id: DbIdPath):
     await _service(request).delete_category(principal, category_id)
     return Response(status_code=204)
 

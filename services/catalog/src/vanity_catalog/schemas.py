@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from vanity_common.types import DbId
 
 from vanity_catalog.domain import CURRENCY_RE, HEX_RE, SKU_RE, SLUG_RE, normalise_tags
 
@@ -73,8 +74,8 @@ class VariantUpdate(_Input):
 class ProductCreate(_Input):
     slug: Slug | None = None
     name: Name
-    brand_id: Annotated[int, Field(gt=0)]
-    category_id: Annotated[int, Field(gt=0)]
+    brand_id: DbId
+    category_id: DbId
     description: Annotated[str, Field(max_length=5000)] = ""
     images: list[ImageUrl] = Field(default_factory=list, max_length=12)
     attributes: Attributes = Field(default_factory=Attributes)
@@ -91,8 +92,8 @@ class ProductCreate(_Input):
 class ProductUpdate(_Input):
     slug: Slug | None = None
     name: Name | None = None
-    brand_id: Annotated[int, Field(gt=0)] | None = None
-    category_id: Annotated[int, Field(gt=0)] | None = None
+    brand_id: DbId | None = None
+    category_id: DbId | None = None
     description: Annotated[str, Field(max_length=5000)] | None = None
     images: list[ImageUrl] | None = Field(default=None, max_length=12)
     attributes: Attributes | None = None
@@ -120,14 +121,14 @@ class BrandUpdate(_Input):
 class CategoryCreate(_Input):
     slug: Slug | None = None
     name: ShortName
-    parent_id: Annotated[int, Field(gt=0)] | None = None
+    parent_id: DbId | None = None
     position: Annotated[int, Field(ge=0, le=10_000)] = 0
 
 
 class CategoryUpdate(_Input):
     slug: Slug | None = None
     name: ShortName | None = None
-    parent_id: Annotated[int, Field(gt=0)] | None = None  # explicit null: move to the top level
+    parent_id: DbId | None = None  # explicit null: move to the top level
     position: Annotated[int, Field(ge=0, le=10_000)] | None = None
 
 

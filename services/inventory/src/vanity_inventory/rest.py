@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from vanity_common.app import json_response
 from vanity_common.auth import Principal, require_admin
+from vanity_common.types import MAX_DB_ID
 
 from vanity_inventory.domain import LedgerKind
 from vanity_inventory.repository import LedgerRow
@@ -138,7 +139,9 @@ async def get_ledger(
     request: Request,
     _: Admin,
     sku: Sku,
-    cursor: Annotated[int | None, Query(ge=1, description="entries older than this id")] = None,
+    cursor: Annotated[
+        int | None, Query(ge=1, le=MAX_DB_ID, description="entries older than this id")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
     entries = await _service(request).ledger(sku, before_id=cursor, limit=limit)
