@@ -133,6 +133,30 @@ def _translated():
         raise _REASON_ERRORS[type(exc)](exc) from exc
 
 
+async def _return_units(
+    conn: AsyncConnection,
+    row: repo.ReservationRow,
+    kind: LedgerKind,
+    reason: str,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Gives a released or expired reservation's units back and writes its ledger rows, in the
+    caller's transaction (which already won the reservation's status change)."""
+    for sku, qty in row.lines.items():
+        await repo.unreserve_units(conn, sku, qty, now)
+    await repo.write_ledger(
+        conn,
+        kind,
+        {sku: (0, -qty) for sku, qty in row.lines.items()},
+        reason=reason,
+        actor=actor,
+        now=now,
+        order_id=row.order_id,
+        reservation_id=row.id,
+    )
+
+
 class InventoryService:
     def __init__(
         self,
@@ -357,17 +381,8 @@ class InventoryService:
                 await repo.set_reservation_status(
                     conn, row.id, ReservationStatus.RELEASED, now, reason=reason
                 )
-                for sku, qty in row.lines.items():
-                    await repo.unreserve_units(conn, sku, qty, now)
-                await repo.write_ledger(
-                    conn,
-                    LedgerKind.RELEASE,
-                    {sku: (0, -qty) for sku, qty in row.lines.items()},
-                    reason=f"released: {reason}",
-                    actor=actor,
-                    now=now,
-                    order_id=order_id,
-                    reservation_id=row.id,
+                await _return_units(
+                    conn, row, LedgerKind.RELEASE, f"released: {reason}", actor, now
                 )
                 status = ReservationStatus.RELEASED
             return ReservationView(row.id, order_id, status, dict(row.lines), row.expires_at)
@@ -384,18 +399,7 @@ class InventoryService:
             conn, row.id, ReservationStatus.EXPIRED, now, reason="expired", only_if_due=True
         ):
             return False
-        for sku, qty in row.lines.items():
-            await repo.unreserve_units(conn, sku, qty, now)
-        await repo.write_ledger(
-            conn,
-            LedgerKind.EXPIRY,
-            {sku: (0, -qty) for sku, qty in row.lines.items()},
-            reason="reservation expired",
-            actor=actor,
-            now=now,
-            order_id=row.order_id,
-            reservation_id=row.id,
-        )
+        await _return_units(conn, row, LedgerKind.EXPIRY, "reservation expired", actor, now)
         metrics.EXPIRED.inc()
         return True
 
@@ -413,18 +417,7 @@ class InventoryService:
             ):
                 return False
             row = await repo.reservation_by_id(conn, reservation_id)
-            for sku, qty in row.lines.items():
-                await repo.unreserve_units(conn, sku, qty, now)
-            await repo.write_ledger(
-                conn,
-                LedgerKind.EXPIRY,
-                {sku: (0, -qty) for sku, qty in row.lines.items()},
-                reason="reservation expired",
-                actor=actor,
-                now=now,
-                order_id=row.order_id,
-                reservation_id=row.id,
-            )
+            await _return_units(conn, row, LedgerKind.EXPIRY, "reservation expired", actor, now)
             metrics.EXPIRED.inc()
             return True
 
