@@ -9,7 +9,7 @@ PY := .venv/bin/python
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 .PHONY: help uv deck install proto proto-check lint format test test-fast run migrate seed \
-        bench load k8s-check k8s-config docker-check migration clean
+        bench bench-chassis load k8s-check k8s-config docker-check migration clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -72,7 +72,11 @@ docker-check: install ## static checks of every Dockerfile (non-root, multi-stag
 load: install ## locust shoppers through the gateway against a fresh suite (USERS=60 TIME=60s)
 	$(PY) tools/load_test.py --users $(or $(USERS),60) --time $(or $(TIME),60s)
 
-bench: catalog-bench inventory-bench gateway-bench ## every benchmark (see each service's docs)
+bench-chassis: install ## per-request cost of the service chassis (wrk; bare FastAPI vs chassis)
+	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
+	$(PY) tools/bench_chassis.py
+
+bench: bench-chassis catalog-bench inventory-bench gateway-bench ## every benchmark (see each service's docs)
 
 clean: ## remove local data (SQLite files, keys, broker folder)
 	rm -rf .data
