@@ -148,6 +148,16 @@ async def existing_skus(conn: AsyncConnection, skus: Sequence[str]) -> set[str]:
     return {r.sku for r in rows}
 
 
+async def _reservation_row(conn: AsyncConnection, row) -> ReservationRow:
+    return ReservationRow(
+        row.id,
+        row.order_id,
+        ReservationStatus(row.status),
+        row.expires_at,
+        await reservation_lines_of(conn, row.id),
+    )
+
+
 async def reservation_by_order(
     conn: AsyncConnection, order_id: str, *, for_update: bool = False
 ) -> ReservationRow | None:
@@ -159,13 +169,7 @@ async def reservation_by_order(
     row = (await conn.execute(query)).first()
     if row is None:
         return None
-    return ReservationRow(
-        row.id,
-        row.order_id,
-        ReservationStatus(row.status),
-        row.expires_at,
-        await reservation_lines_of(conn, row.id),
-    )
+    return await _reservation_row(conn, row)
 
 
 async def reservation_by_id(conn: AsyncConnection, reservation_id: str) -> ReservationRow:
@@ -179,13 +183,7 @@ async def reservation_by_id(conn: AsyncConnection, reservation_id: str) -> Reser
             ).where(reservations.c.id == reservation_id)
         )
     ).one()
-    return ReservationRow(
-        row.id,
-        row.order_id,
-        ReservationStatus(row.status),
-        row.expires_at,
-        await reservation_lines_of(conn, row.id),
-    )
+    return await _reservation_row(conn, row)
 
 
 async def low_stock_candidates(
