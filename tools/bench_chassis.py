@@ -2,7 +2,7 @@
 route three ways (bare FastAPI; the chassis; the chassis without its access log) and loads each
 with wrk (-t1 -c32, loopback), one after the other in the same run.
 
-    .venv/bin/python tools/bench_chassis.py [--seconds 5]
+    .venv/bin/python -m tools.bench_chassis [--seconds 5]
 """
 
 from __future__ import annotations

@@ -3,12 +3,12 @@
 kustomize refuses files outside the kustomization root, so the base's `kong-config`
 configMapGenerator reads a GENERATED, git-ignored copy inside it:
 
-    python tools/k8s_kong_config.py                 # copy gateway/kong.yml (no jwt credentials)
-    python tools/k8s_kong_config.py --keys-dir DIR [--redis-url redis://host:6379/0]
+    python -m tools.k8s_kong_config                 # copy gateway/kong.yml (no jwt credentials)
+    python -m tools.k8s_kong_config --keys-dir DIR [--redis-url redis://host:6379/0]
         # render with the identity public keys in DIR (<key-id>.public.pem) through the
         # gateway's own renderer (python -m vanity_gateway.render): what a cluster deploys
 
-A plain copy is refreshed on every run (tools/check_k8s.py runs `ensure()`); a rendered file
+A plain copy is refreshed on every run (tools.check_k8s runs `ensure()`); a rendered file
 is kept until rendered again or `--copy` is given. Without gateway/kong.yml a minimal
 placeholder is written, so the offline checks work before the gateway config exists.
 """

@@ -1,7 +1,7 @@
 """`make load`: start the whole shop on shifted ports, run the locust shoppers headless through
 the gateway, print throughput and p50/p95/p99 per endpoint, stop everything.
 
-    .venv/bin/python tools/load_test.py [--users 60] [--spawn-rate 10] [--time 60s]
+    .venv/bin/python -m tools.load_test [--users 60] [--spawn-rate 10] [--time 60s]
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from tools.suite import Layout, Suite
 
-from tools.suite import Layout, Suite  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> int:

@@ -6,11 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tools.suite import SERVICES, Layout, wait_ready
 
@@ -30,7 +27,8 @@ def main() -> None:
         print(
             f"\nVanity is ready ({elapsed:.1f}s from `make run`)\n"
             f"  gateway    {layout.gateway}   <- clients use this, e.g. "
-            f"{layout.gateway}/api/v1/products\n{rows}\n"
+            f"{layout.gateway}/api/v1/products\n"
+            f"  storefront {layout.gateway}/   admin console {layout.gateway}/admin\n{rows}\n"
             "  every service: /healthz /readyz /metrics /docs; gRPC health SERVING\n"
             "  Ctrl-C stops everything\n",
             flush=True,

@@ -2,7 +2,7 @@
 readiness, gRPC health, a route through the gateway), resident memory of the whole suite at
 idle, and that Ctrl-C leaves no process behind.
 
-    .venv/bin/python tools/measure_suite.py [--offset 2000]
+    .venv/bin/python -m tools.measure_suite [--offset 2000]
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tools.suite import Layout, Suite, rss_kib
 

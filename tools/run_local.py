@@ -13,10 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from tools.suite import PYTHON, SERVICES, Layout, prepare, procfile  # noqa: E402
+from tools.suite import PYTHON, ROOT, SERVICES, Layout, prepare, procfile
 
 
 def main() -> int:
@@ -28,7 +25,7 @@ def main() -> int:
     prepare(layout)
     path = procfile(layout)
     with path.open("a") as f:  # prints the URLs once everything answers
-        f.write(f"ready: {PYTHON} tools/local_ready.py\n")
+        f.write(f"ready: {PYTHON} -m tools.local_ready\n")
     print(f"Starting {len(SERVICES)} services, the gateway and a Celery worker (Ctrl-C stops all)")
     honcho = str(ROOT / ".venv" / "bin" / "honcho")
     os.execv(honcho, [honcho, "start", "-f", str(path), "-d", str(ROOT)])

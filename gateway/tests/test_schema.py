@@ -51,3 +51,30 @@ def test_validate_cli_exit_codes(tmp_path):
     assert run(KONG_YML).returncode == 0
     proc = run(bad)
     assert proc.returncode == 1 and "config.origin: unknown field" in proc.stderr
+
+
+def test_kong_fields_the_stand_in_does_not_implement_are_refused():
+    doc = {
+        "_format_version": "3.0",
+        "services": [
+            {"name": "a", "url": "http://a:8080", "tls_verify": True,
+             "routes": [{"name": "r", "paths": ["/x"], "hosts": ["a.example"],
+                         "plugins": [{"name": "response-transformer",
+                                      "config": {"add": {"json": ["k:v"]}}},
+                                     {"name": "rate-limiting",
+                                      "config": {"minute": 5, "sync_rate": 10}}]}]},
+        ],
+        "consumers": [{"username": "u", "jwt_secrets": [{"key": "k", "algorithm": "PS256"}]}],
+        "upstreams": [{"name": "a"}],
+    }  # fmt: skip
+    _, errors = check(doc)
+    text = "\n".join(errors)
+    for needle in [
+        "services[a].tls_verify: unknown field",
+        "routes[r].hosts: unknown field",
+        "config.add.json: unknown field",
+        "config.sync_rate: unknown field",
+        "jwt_secrets[k].algorithm: expected one of",
+        ".upstreams: unknown field",
+    ]:
+        assert needle in text, (needle, text)

@@ -17,7 +17,7 @@ catalog-seed: catalog-migrate ## load the demo catalog (deploy/demo/catalog.json
 	$(UV) run --frozen python -m vanity_catalog seed
 
 catalog-demo-data: ## regenerate deploy/demo/catalog.json from the deterministic generator
-	$(UV) run --frozen python -m vanity_catalog demo-data
+	$(UV) run --frozen python -m tools.catalog_demo
 
 catalog-run: catalog-seed ## run the catalog alone on :8002 (gRPC :50052)
 	$(UV) run --frozen python -m vanity_catalog serve

@@ -69,7 +69,7 @@ async def test_signed_in_user_reaches_identity_cart_and_checkout(gateway, client
 
 
 async def test_gateway_refuses_anonymous_and_customer_admin_calls(gateway, client_at):
-    anonymous = await gateway.get("/api/v1/cart")
+    anonymous = await gateway.get("/api/v1/orders")
     assert anonymous.status_code == 401
     assert anonymous.json() == {"message": "Unauthorized"}
     _, auth = await sign_up(client_at())
@@ -123,14 +123,16 @@ async def test_admin_token_passes_the_gateway_acl_to_the_service(suite, gateway)
 async def test_expired_and_forged_tokens_stop_at_the_gateway(suite, gateway, tmp_path):
     keys = suite.layout.data_dir / "keys"
     expired = mint_token(keys, sub="late", ttl=-10)
-    response = await gateway.get("/api/v1/cart", headers={"Authorization": f"Bearer {expired}"})
+    response = await gateway.get("/api/v1/orders", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
     assert response.json() == {"exp": "token expired"}
     header, payload, signature = mint_token(keys, sub="alice").split(".")
     tampered = ".".join(
         [header, payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB"), signature]
     )
-    response = await gateway.get("/api/v1/cart", headers={"Authorization": f"Bearer {tampered}"})
+    response = await gateway.get(
+        "/api/v1/orders", headers={"Authorization": f"Bearer {tampered}"}
+    )
     assert response.status_code == 401
 
 

@@ -6,7 +6,6 @@ import argparse
 import asyncio
 import logging
 import os
-import socket
 import sys
 
 from .config import ConfigError, default_paths
@@ -33,21 +32,38 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=float(os.environ.get("GATEWAY_WATCH_INTERVAL", "1.0")),
         help="seconds between config file checks for hot reload; 0 disables",
     )
+    ap.add_argument(
+        "--trusted-ips",
+        default=os.environ.get("GATEWAY_TRUSTED_IPS", ""),
+        help="kong.conf trusted_ips: comma-separated proxies whose X-Real-IP/X-Forwarded-* are "
+        "believed (default none; env GATEWAY_TRUSTED_IPS)",
+    )
+    ap.add_argument(
+        "--real-ip-header",
+        default=os.environ.get("GATEWAY_REAL_IP_HEADER", "X-Real-IP"),
+        help="kong.conf real_ip_header (X-Real-IP or X-Forwarded-For)",
+    )
+    ap.add_argument(
+        "--real-ip-recursive",
+        action="store_true",
+        default=os.environ.get("GATEWAY_REAL_IP_RECURSIVE", "") in ("1", "on", "true"),
+        help="kong.conf real_ip_recursive",
+    )
+    ap.add_argument(
+        "--client-header-timeout",
+        type=float,
+        default=float(os.environ.get("GATEWAY_CLIENT_HEADER_TIMEOUT", "60")),
+        help="seconds to receive a whole request head (nginx client_header_timeout)",
+    )
+    ap.add_argument(
+        "--client-body-timeout",
+        type=float,
+        default=float(os.environ.get("GATEWAY_CLIENT_BODY_TIMEOUT", "60")),
+        help="longest pause between two body reads (nginx client_body_timeout)",
+    )
     ap.add_argument("--check", action="store_true", help="validate the config and exit")
     ap.add_argument("--log-level", default=os.environ.get("GATEWAY_LOG_LEVEL", "info"))
     return ap.parse_args(argv)
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    # Accepted sockets inherit TCP_NODELAY on Linux. Without it, the response head and body
-    # (two writes) meet the client's delayed ACK on keep-alive connections: +40 ms per request.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((host, port))
-    sock.listen(2048)
-    sock.set_inheritable(True)
-    return sock
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,13 +72,20 @@ def main(argv: list[str] | None = None) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     from .app import create_app
+    from .realip import RealIp
 
+    try:
+        realip = RealIp(args.trusted_ips, args.real_ip_header, args.real_ip_recursive)
+    except ValueError as exc:
+        print(f"vanity-gateway: refusing to start: trusted ips: {exc}", file=sys.stderr)
+        return 2
     try:
         app = create_app(
             args.config,
             args.upstreams or None,
             status_port=args.status_port or None,
             watch_interval=args.watch or None,
+            realip=realip,
         )
     except ConfigError as exc:
         print(f"vanity-gateway: refusing to start: {exc}", file=sys.stderr)
@@ -78,22 +101,23 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.config}: OK ({len(app.config.routes)} routes)")
         return 0
 
-    import uvicorn
+    from .server import ClientLimits, bind, make_server
 
-    sockets = [_bind(args.host, args.port)]
+    sockets = [bind(args.host, args.port)]
     if args.status_port:
-        sockets.append(_bind(args.host, args.status_port))
-    config = uvicorn.Config(
+        sockets.append(bind(args.host, args.status_port))
+    limits = ClientLimits(
+        header_timeout=args.client_header_timeout, body_timeout=args.client_body_timeout
+    )
+    server = make_server(
         app,
+        limits,
         log_level=args.log_level.lower(),
+        loop="uvloop",
         access_log=False,
         lifespan="on",
-        loop="uvloop",
-        http="httptools",
-        server_header=False,
         date_header=True,
     )
-    server = uvicorn.Server(config)
     print(
         f"vanity-gateway: {args.config} -> http://{args.host}:{args.port}"
         + (f" (status :{args.status_port})" if args.status_port else ""),

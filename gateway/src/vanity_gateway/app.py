@@ -16,13 +16,19 @@ from . import kong
 from .config import ConfigError, GatewayConfig, load
 from .context import Headers, RequestContext
 from .kong import KongExit
-from .proxy import HOP_BY_HOP, UpstreamError, make_session, send
+from .proxy import HOP_BY_HOP, UPSTREAM_HIDDEN, UpstreamError, make_session, send
+from .realip import RealIp
 from .router import Router
+from .uri import escape, has_control_characters, route_path
 
 log = logging.getLogger("vanity_gateway")
 
 SMALL_BODY = 1 << 20  # request bodies up to 1 MiB are read whole; bigger ones are streamed
 SMALL_RESPONSE = 256 << 10
+
+
+class ClientDisconnected(Exception):
+    """The client went away (or was cut off by a read timeout) before its body was read."""
 
 
 class GatewayApp:
@@ -35,8 +41,10 @@ class GatewayApp:
         status_port: int | None = None,
         watch_interval: float | None = None,
         plugin_env: dict[str, Any] | None = None,
+        realip: RealIp | None = None,
     ) -> None:
         self.config = config
+        self.realip = realip or RealIp()
         self.router = Router(config.routes)
         self.config_path = config_path
         self.upstreams_path = upstreams_path
@@ -144,18 +152,51 @@ class GatewayApp:
         )
         await send_({"type": "http.response.body", "body": body})
 
+    def render_protocol_error(
+        self, status: int, message: str | None, raw_headers: list[tuple[bytes, bytes]]
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """Kong's answer to a request nginx refuses before Kong runs (server.py): the error
+        handler's body (494 becomes `400 Request header or cookie too large`), decorated by the
+        global plugins' header filters like any other Kong answer."""
+        headers: dict[str, list[str]] = {}
+        for k, v in raw_headers:
+            headers.setdefault(k.decode("latin-1"), []).append(v.decode("latin-1"))
+        if status == 494:
+            status, message = 400, message or "Request header or cookie too large"
+        if status == 414:
+            message = message or "URI too long"
+        ctx = RequestContext(
+            method="GET", path="/", query="", client_ip="", scheme="http", host="", port=0,
+            headers=headers, kong_request_id=os.urandom(16).hex(),
+        )  # fmt: skip
+        exit_ = kong.error(status, message, ctx.kong_request_id, self._accept(ctx))
+        out = Headers(exit_.headers)
+        for p in self.config.global_plugins_by_priority:
+            if p.has_header_filter:
+                p.header_filter(ctx, status, out)
+        out.set("Server", kong.SERVER_TOKEN)
+        out.set("X-Kong-Request-Id", ctx.kong_request_id)
+        raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in out.items()]
+        return status, raw, exit_.body
+
     async def handle(self, scope, receive, send_) -> None:
         started = time.perf_counter()
         headers: dict[str, list[str]] = {}
         for k, v in scope["headers"]:
             headers.setdefault(k.decode("latin-1"), []).append(v.decode("latin-1"))
         server = scope.get("server") or ("127.0.0.1", 8000)
-        client = scope.get("client") or ("127.0.0.1", 0)
+        peer = (scope.get("client") or ("127.0.0.1", 0))[0]
+        raw = scope.get("raw_path")
+        raw_path = raw.decode("latin-1") if raw else scope["path"]
         ctx = RequestContext(
             method=scope["method"],
-            path=scope["path"],
+            # Kong routes (and proxies) the normalized path, never the raw one: no dot-segment
+            # or encoded-dot trick can pick another route than the one the upstream will serve
+            path=route_path(raw_path),
+            raw_path=raw_path,
             query=scope["query_string"].decode("latin-1"),
-            client_ip=client[0],
+            client_ip=self.realip.client_ip(peer, headers),
+            peer_ip=peer,
             scheme=scope.get("scheme", "http"),
             host=(headers.get("host") or [server[0]])[0],
             port=server[1] or 0,
@@ -170,7 +211,7 @@ class GatewayApp:
             while more:
                 msg = await receive()
                 if msg["type"] == "http.disconnect":
-                    break
+                    raise ClientDisconnected
                 chunk = msg.get("body", b"")
                 size += len(chunk)
                 if limit is not None and size > limit:
@@ -183,11 +224,18 @@ class GatewayApp:
 
         ctx.plugin_ctx["_body_reader"] = read_body
         ctx.plugin_ctx["_receive"] = receive
-        route = self.router.match(ctx.method, ctx.path)
+        # nginx refuses an encoded NUL in the path (400); the stand-in refuses every control
+        # character the same way, so none can reach a header or an upstream request line
+        bad_path = has_control_characters(ctx.path)
+        route = None if bad_path else self.router.match(ctx.method, ctx.path)
         ctx.route = route
-        plugins = route.plugins if route else []
+        # without a route only the global plugins ran (Kong's rewrite phase): their header
+        # filters still decorate Kong's own answer (request id, CORS, security headers)
+        plugins = route.plugins if route else self.config.global_plugins_by_priority
         exit_: KongExit | None = None
-        if route is None:
+        if bad_path:
+            exit_ = kong.error(400, None, ctx.kong_request_id, ctx.header("accept"))
+        elif route is None:
             exit_ = kong.error(404, "no Route matched with those values", ctx.kong_request_id,
                                ctx.header("accept"))  # fmt: skip
         else:
@@ -200,6 +248,8 @@ class GatewayApp:
                             p.access(ctx)
             except KongExit as e:
                 exit_ = e
+            except ClientDisconnected:
+                return
             except Exception:  # a plugin bug: Kong answers 500 and logs
                 log.exception("plugin error")
                 exit_ = kong.exit_json(500, {"message": "An unexpected error occurred"})
@@ -211,11 +261,15 @@ class GatewayApp:
             try:
                 body = await self._request_body(ctx, read_body, body_state)
                 resp = await send(
-                    self.session, route.service, ctx.method, self._raw_path(scope),
+                    self.session, route.service, ctx.method, self._upstream_uri(ctx, scope),
                     self._upstream_headers(ctx, route), body,
                 )  # fmt: skip
                 ctx.proxied = True
+            except ClientDisconnected:
+                return
             except UpstreamError as e:
+                if body_state.get("gone"):
+                    return  # the client left mid-body (nginx: 499, nothing to answer)
                 exit_ = kong.proxy_error(
                     e.status, ctx.kong_request_id, self._accept(ctx), e.message
                 )
@@ -228,7 +282,13 @@ class GatewayApp:
             out.set("Content-Length", len(exit_.body))
         else:
             status = resp.status
-            out = Headers([(k, v) for k, v in resp.headers.items() if k.lower() not in HOP_BY_HOP])
+            out = Headers(
+                [
+                    (k, v)
+                    for k, v in resp.headers.items()
+                    if k.lower() not in HOP_BY_HOP and k.lower() not in UPSTREAM_HIDDEN
+                ]
+            )
         for k, v in ctx.access_response_headers:
             out.set(k, v)
         for p in plugins:
@@ -280,10 +340,10 @@ class GatewayApp:
         return ctx.header("accept") or ctx.header("content-type")
 
     @staticmethod
-    def _raw_path(scope) -> str:
-        raw = scope.get("raw_path")
-        path = raw.decode("latin-1") if raw else scope["path"]
+    def _upstream_uri(ctx: RequestContext, scope) -> str:
+        """kong/runloop/handler.lua: `escape(normalized path)`, then the query as received."""
         qs = scope["query_string"]
+        path = escape(ctx.path)
         return f"{path}?{qs.decode('latin-1')}" if qs else path
 
     async def _request_body(self, ctx: RequestContext, read_body, state):
@@ -297,16 +357,17 @@ class GatewayApp:
             return None
         if cl is not None and cl.isdigit() and int(cl) <= SMALL_BODY:
             return await read_body()
-        return self._stream_request(ctx)
+        return self._stream_request(ctx, state)
 
     @staticmethod
-    async def _stream_request(ctx: RequestContext):
+    async def _stream_request(ctx: RequestContext, state):
         """Forward a large or chunked request body chunk by chunk, without buffering it."""
         receive = ctx.plugin_ctx["_receive"]
         while True:
             msg = await receive()
             if msg["type"] == "http.disconnect":
-                return
+                state["gone"] = True  # abort the upstream request: never send half a body
+                raise ClientDisconnected
             chunk = msg.get("body", b"")
             if chunk:
                 yield chunk
@@ -328,12 +389,18 @@ class GatewayApp:
         out.extend(ctx.upstream_set.values())
         svc = route.service
         out.append(("Host", host if route.preserve_host and host else f"{svc.host}:{svc.port}"))
+        # kong/runloop/handler.lua: the client's X-Forwarded-* are believed from trusted_ips only
+        trusted = self.realip.is_trusted(ctx.peer_ip)
+        fwd = (lambda name: ctx.header(name)) if trusted else (lambda name: None)
         xff = ctx.header("x-forwarded-for")
-        out.append(("X-Forwarded-For", f"{xff}, {ctx.client_ip}" if xff else ctx.client_ip))
-        out.append(("X-Forwarded-Proto", ctx.scheme))
-        out.append(("X-Forwarded-Host", (host or ctx.host).split(":")[0]))
-        out.append(("X-Forwarded-Port", str(ctx.port)))
-        out.append(("X-Forwarded-Path", ctx.path))
+        out.append(("X-Forwarded-For", f"{xff}, {ctx.peer_ip}" if xff else ctx.client_ip))
+        out.append(("X-Forwarded-Proto", fwd("x-forwarded-proto") or ctx.scheme))
+        out.append(
+            ("X-Forwarded-Host", fwd("x-forwarded-host") or (host or ctx.host).split(":")[0])
+        )
+        out.append(("X-Forwarded-Port", fwd("x-forwarded-port") or str(ctx.port)))
+        # the request path as received (escaped: a header never carries a raw control byte)
+        out.append(("X-Forwarded-Path", fwd("x-forwarded-path") or escape(ctx.raw_path)))
         out.append(("X-Real-IP", ctx.client_ip))
         out.append(("X-Kong-Request-Id", ctx.kong_request_id))
         return out
@@ -367,6 +434,7 @@ def create_app(
     *,
     status_port: int | None = None,
     watch_interval: float | None = 1.0,
+    realip: RealIp | None = None,
     **plugin_env: Any,
 ) -> GatewayApp:
     cfg = load(config_path, upstreams_path, **plugin_env)
@@ -377,4 +445,5 @@ def create_app(
         status_port=status_port,
         watch_interval=watch_interval,
         plugin_env=plugin_env,
+        realip=realip,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -85,6 +86,10 @@ class GatewayConfig:
     credentials: dict[str, Credential]
     global_plugins: list[Any]
     all_plugins: list[Any]
+
+    @cached_property
+    def global_plugins_by_priority(self) -> list[Any]:
+        return sorted(self.global_plugins, key=lambda i: -i.priority)
 
 
 def load_yaml(path: str | Path) -> Any:
@@ -176,6 +181,10 @@ def build(doc: Any, source: str, upstreams: dict[str, str] | None = None, **plug
             )
 
     plugin_env["credentials_ref"] = credentials
+    # jwt `anonymous`: a consumer id, else a username (kong.client.load_consumer)
+    plugin_env["consumers_ref"] = {c.username: c for c in consumers if c.username} | {
+        c.id: c for c in consumers
+    }
     known = {s.get("name") for s in norm["services"]}
     for name in upstreams:
         if name not in known:

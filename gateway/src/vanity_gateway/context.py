@@ -57,6 +57,8 @@ class RequestContext:
     port: int
     headers: dict[str, list[str]]  # lowercase name -> values, as the client sent them
     kong_request_id: str
+    raw_path: str = ""  # the path as received (latin-1), before normalization
+    peer_ip: str = ""  # the socket's address ($realip_remote_addr); client_ip is after realip
     route: Route | None = None
     # upstream request header edits (kong.service.request.set_header / clear_header)
     upstream_set: dict[str, tuple[str, str]] = field(default_factory=dict)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import aiohttp
+from yarl import URL
 
 from .config import Service
 
@@ -14,6 +15,9 @@ HOP_BY_HOP = frozenset(
         "upgrade", "proxy-authenticate", "proxy-authorization",
     }
 )  # fmt: skip
+# nginx does not pass these from the upstream's answer (proxy_pass_header): the client sees the
+# gateway's own Date, not two of them.
+UPSTREAM_HIDDEN = frozenset({"date", "x-pad"})
 SKIP_AUTO = frozenset({"User-Agent", "Accept", "Accept-Encoding", "Content-Type"})
 
 
@@ -55,7 +59,9 @@ async def send(
     pooled connection closed by the upstream is retried once when the body can be replayed.
     Maps failures to Kong's statuses: refused/reset 502, DNS 503, timeouts 504.
     """
-    url = service.base_url + raw_path
+    # encoded=True: the path is already Kong's escaped, normalized path; yarl must neither
+    # re-quote it nor resolve dot-segments a second time
+    url = URL(service.base_url + raw_path, encoded=True)
     timeout = aiohttp.ClientTimeout(
         total=None, sock_connect=service.connect_timeout, sock_read=service.read_timeout
     )

@@ -150,13 +150,18 @@ def service_of(doc: dict, name: str) -> dict:
 
 
 @asynccontextmanager
-async def running_gateway(tmp_path, doc, upstream_url, clock=None, upstreams=None):
-    """Serve `doc` with the stand-in on a random loopback port; yields its base URL."""
-    import uvicorn
+async def running_gateway(
+    tmp_path, doc, upstream_url, clock=None, upstreams=None, limits=None, realip=None
+):
+    """Serve `doc` with the stand-in on a random loopback port; yields its base URL.
+
+    The server is the one `python -m vanity_gateway` runs (server.make_server); `limits`
+    (server.ClientLimits) and `realip` (realip.RealIp) default to the production defaults."""
     import yaml
 
     from .app import create_app
     from .render import dump
+    from .server import ClientLimits, make_server
 
     doc = copy.deepcopy(doc)
     cfg = tmp_path / f"kong-{id(doc)}.yml"
@@ -166,14 +171,13 @@ async def running_gateway(tmp_path, doc, upstream_url, clock=None, upstreams=Non
         yaml.safe_dump({"upstreams": upstreams or dict.fromkeys(SERVICES, upstream_url)})
     )
     env = {"clock": clock} if clock else {}
-    app = create_app(cfg, ups, watch_interval=None, **env)
+    app = create_app(cfg, ups, watch_interval=None, realip=realip, **env)
     sock = socket.socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", loop="none", server_header=False)
-    )
+    server = make_server(app, limits or ClientLimits(), log_level="warning", loop="none",
+                         lifespan="on")  # fmt: skip
     task = asyncio.create_task(server.serve(sockets=[sock]))
     for _ in range(500):
         if server.started:

@@ -37,8 +37,8 @@ class Catalog:
         return self.minter.headers(self.minter.token())
 
     async def load(self, data: dict[str, Any]) -> None:
-        await load_catalog(self.app.state.db, data)
-        await self.app.state.cache.invalidate()
+        await load_catalog(self.app.state.container.db, data)
+        await self.app.state.container.cache.invalidate()
 
     async def all_pages(self, params: dict[str, Any], limit: int) -> list[dict[str, Any]]:
         items, cursor = [], None
@@ -121,7 +121,7 @@ async def cache_backend_catalog(request, database_url, token_minter, tmp_path):
         async for c in _start(
             tmp_path, database_url, token_minter, redis_url=REDIS_TEST_URL, cache_prefix=prefix
         ):
-            assert c.app.state.cache.backend == "redis"
+            assert c.app.state.container.cache.backend == "redis"
             yield c
     finally:
         import redis

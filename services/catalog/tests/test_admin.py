@@ -30,7 +30,7 @@ ADMIN_ROUTES = [
 
 
 async def _audit_count(catalog) -> int:
-    async with catalog.app.state.db.connect() as conn:
+    async with catalog.app.state.container.db.connect() as conn:
         return int(await conn.scalar(select(func.count()).select_from(admin_audit)))
 
 
@@ -201,7 +201,7 @@ async def test_unique_slug_and_sku(catalog):
     assert resp.status_code == 409 and resp.json()["reason"] == "SKU_TAKEN"
     assert resp.json()["errors"][0]["field"] == "variants[1].sku"
     # nothing of the refused product exists, not even its free SKU
-    _, unknown = await catalog.app.state.catalog.get_variants(["NEW-1"])
+    _, unknown = await catalog.app.state.container.browse.get_variants(["NEW-1"])
     assert unknown == ["NEW-1"]
     pid = await _product_id(catalog, "nude-satin")
     resp = await catalog.client.post(
@@ -323,6 +323,51 @@ async def test_activation_requires_an_active_variant(catalog):
     assert resp.status_code == 200
     listed = await catalog.client.get("/api/v1/products", params={"q": "cherry bomb"})
     assert [i["price"]["amount_minor"] for i in listed.json()["items"]] == [4100]
+
+
+async def test_the_last_active_variant_of_an_active_product_cannot_be_deactivated(catalog):
+    await catalog.load(small_catalog())
+    brands, cats = await _ids(catalog)
+    resp = await catalog.client.post(
+        "/api/v1/admin/products",
+        json=_new_product(
+            brands["nordic-bloom"],
+            cats["serum"],
+            status="active",
+            variants=[
+                {"sku": "NB-LAST-1", "name": "30 ml", "price_minor": 4100},
+                {"sku": "NB-LAST-2", "name": "50 ml", "price_minor": 5900},
+            ],
+        ),
+        headers=catalog.admin,
+    )
+    assert resp.status_code == 201, resp.text
+    pid = resp.json()["id"]
+    variants = f"/api/v1/admin/products/{pid}/variants"
+    resp = await catalog.client.delete(f"{variants}/NB-LAST-1", headers=catalog.admin)
+    assert resp.status_code == 200  # another variant is still on sale
+    audits = await _audit_count(catalog)
+
+    for method, body in (("DELETE", None), ("PATCH", {"active": False})):
+        resp = await catalog.client.request(
+            method, f"{variants}/NB-LAST-2", json=body, headers=catalog.admin
+        )
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["errors"] == [
+            {"field": "active", "message": "an active product needs an active variant"}
+        ]
+    assert await _audit_count(catalog) == audits  # nothing written
+    listed = await catalog.client.get("/api/v1/products", params={"q": "cherry bomb"})
+    assert [i["price"]["amount_minor"] for i in listed.json()["items"]] == [5900]
+
+    # A draft product may have no variant on sale.
+    resp = await catalog.client.patch(
+        f"/api/v1/admin/products/{pid}", json={"status": "draft"}, headers=catalog.admin
+    )
+    assert resp.status_code == 200
+    resp = await catalog.client.delete(f"{variants}/NB-LAST-2", headers=catalog.admin)
+    assert resp.status_code == 200
+    assert [v["active"] for v in resp.json()["variants"]] == [False, False]
 
 
 async def test_brand_admin(catalog):

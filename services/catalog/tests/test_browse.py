@@ -239,7 +239,7 @@ async def test_list_page_uses_a_bounded_number_of_queries(uncached_catalog):
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append(statement)
 
-    engine = catalog.app.state.db.engine.sync_engine
+    engine = catalog.app.state.container.db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)
     try:
         counts = {}

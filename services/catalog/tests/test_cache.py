@@ -28,13 +28,13 @@ async def test_reads_are_served_from_the_cache(cache_backend_catalog):
     catalog = cache_backend_catalog
     await catalog.load(small_catalog())
     before = await _warm(catalog, "/api/v1/products/ruby-matte")
-    async with catalog.app.state.db.connect(write=True) as conn:
+    async with catalog.app.state.container.db.connect(write=True) as conn:
         await conn.execute(
             update(variants).where(variants.c.sku == "RUBY-MATTE-0").values(price_minor=1)
         )
         await conn.execute(update(brands).values(name="Renamed Behind Our Back"))
     assert (await catalog.client.get("/api/v1/products/ruby-matte")).json() == before
-    await catalog.app.state.cache.invalidate()
+    await catalog.app.state.container.cache.invalidate()
     after = (await catalog.client.get("/api/v1/products/ruby-matte")).json()
     assert after["variants"][0]["price"]["amount_minor"] == 1
 
@@ -146,7 +146,7 @@ async def test_failed_admin_write_changes_nothing(cache_backend_catalog):
         headers=catalog.admin,
     )
     assert resp.status_code == 422
-    await catalog.app.state.cache.invalidate()
+    await catalog.app.state.container.cache.invalidate()
     assert (await catalog.client.get("/api/v1/products/nude-satin")).json() == before
 
 
@@ -162,7 +162,7 @@ def _count_selects(catalog):
         if statement.lstrip().upper().startswith("SELECT"):
             statements.append(statement)
 
-    engine = catalog.app.state.db.engine.sync_engine
+    engine = catalog.app.state.container.db.engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)
     return statements, lambda: event.remove(engine, "before_cursor_execute", count)
 

@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import vanity_catalog
 from sqlalchemy import func, select
-from vanity_catalog.demo import DEMO_FILE, generate, render
 from vanity_catalog.domain import SKU_RE, SLUG_RE
+from vanity_catalog.seed import DEMO_FILE, load_catalog, load_demo
 from vanity_catalog.tables import categories, products, variants
 
 
 def test_generator_is_deterministic_and_the_committed_file_is_current():
+    from tools.catalog_demo import generate, render
+
     first, second = generate(), generate()
     assert first == second
-    assert DEMO_FILE.exists(), "run: uv run python -m vanity_catalog demo-data"
+    assert DEMO_FILE.exists(), "run: uv run python -m tools.catalog_demo"
     assert DEMO_FILE.read_text(encoding="utf-8") == render(first), (
-        "deploy/demo/catalog.json is stale: uv run python -m vanity_catalog demo-data"
+        "deploy/demo/catalog.json is stale: uv run python -m tools.catalog_demo"
     )
+
+
+def test_nothing_at_runtime_imports_the_generator():
+    package = Path(vanity_catalog.__file__).parent
+    for module in package.rglob("*.py"):
+        text = module.read_text(encoding="utf-8")
+        assert "catalog_demo" not in text and "vanity_catalog.demo" not in text, module
 
 
 def test_demo_catalog_shape():
@@ -42,19 +53,16 @@ def test_demo_catalog_shape():
 
 
 async def test_seed_loads_the_demo_catalog_idempotently(catalog):
-    from vanity_catalog.demo import load_demo
-    from vanity_catalog.seed import load_catalog
-
     data = load_demo()
-    first = await load_catalog(catalog.app.state.db, data)
+    first = await load_catalog(catalog.app.state.container.db, data)
     assert first["products"] == len(data["products"])
-    second = await load_catalog(catalog.app.state.db, data)
+    second = await load_catalog(catalog.app.state.container.db, data)
     assert second == {"brands": 0, "categories": 0, "products": 0, "variants": 0}
-    async with catalog.app.state.db.connect() as conn:
+    async with catalog.app.state.container.db.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(products)) == 200
         assert await conn.scalar(select(func.count()).select_from(variants)) >= 500
         assert await conn.scalar(select(func.max(categories.c.depth))) == 3
-    await catalog.app.state.cache.invalidate()
+    await catalog.app.state.container.cache.invalidate()
     walked = await catalog.all_pages({"sort": "price_asc"}, limit=100)
     assert len(walked) == sum(1 for p in data["products"] if p["status"] == "active")
     lips = await catalog.all_pages({"category": "lips"}, limit=100)

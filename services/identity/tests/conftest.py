@@ -37,10 +37,14 @@ def make_settings(database_url: str, tmp_path: Path, keys_dir: Path, **overrides
 
 @dataclass
 class FakeQueue:
-    sent: list[tuple[str, tuple]] = field(default_factory=list)
+    """Stands in for the Celery sender the outbox relay hands messages to."""
 
-    async def __call__(self, task_name: str, *args) -> None:
-        self.sent.append((task_name, args))
+    sent: list[tuple[str, tuple]] = field(default_factory=list)
+    message_ids: list[str] = field(default_factory=list)
+
+    async def deliver(self, message) -> None:
+        self.sent.append((message.topic, tuple(message.payload["args"])))
+        self.message_ids.append(message.id)
 
 
 @dataclass
@@ -52,7 +56,7 @@ class Harness:
 
     @property
     def service(self):
-        return self.app.state.identity
+        return self.app.state.container.identity
 
     async def register(self, email: str, password: str = PASSWORD, name: str = "Ada Lovelace"):
         r = await self.client.post(
@@ -95,16 +99,16 @@ class Harness:
         while self.queue.sent:
             name, args = self.queue.sent.pop(0)
             assert name == "identity.send_password_reset_email"
-            await self.service.send_password_reset(*args)
+            await self.service.send_password_reset(*args, message_id=self.queue.message_ids.pop(0))
 
 
 async def start(settings: IdentitySettings):
     await migrate("vanity_identity", settings.database_url)
     app = create_app(settings)
     queue = FakeQueue()
-    app.state.enqueue = queue
     manager = LifespanManager(app)
     await manager.__aenter__()
+    app.state.container.identity.task_sender = queue
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=manager.app), base_url="http://identity"
     )

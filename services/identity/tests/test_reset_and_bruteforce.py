@@ -125,7 +125,11 @@ async def test_login_backs_off_per_account_without_enumeration(make_identity):
 
 
 async def test_login_backs_off_per_ip(make_identity):
-    identity = await make_identity(login_account_limits="100/minute", login_ip_limits="3/minute")
+    # Behind the gateway (make run trusts its address, 127.0.0.1, the test client's too): the
+    # address it forwards is the client.
+    identity = await make_identity(
+        login_account_limits="100/minute", login_ip_limits="3/minute", trusted_proxies="127.0.0.1"
+    )
     await identity.register("victim@example.com")
     attacker = {"X-Forwarded-For": "203.0.113.9"}
     for i in range(3):
@@ -143,6 +147,27 @@ async def test_login_backs_off_per_ip(make_identity):
     assert r.status_code == 429 and "Retry-After" in r.headers
     # the same account from another client is fine
     await identity.login("victim@example.com", **{"X-Forwarded-For": "198.51.100.7"})
+
+
+async def test_a_direct_client_cannot_escape_the_ip_limit_by_forging_x_forwarded_for(
+    make_identity,
+):
+    # By default no peer is a trusted proxy: the socket peer is the client, whatever it claims.
+    identity = await make_identity(login_account_limits="100/minute", login_ip_limits="3/minute")
+    await identity.register("victim@example.com")
+    for i in range(3):
+        r = await identity.client.post(
+            "/api/v1/auth/login",
+            json={"email": f"guess{i}@example.com", "password": "Wrong-password-1"},
+            headers={"X-Forwarded-For": f"203.0.113.{i}"},
+        )
+        assert r.status_code == 401
+    r = await identity.client.post(
+        "/api/v1/auth/login",
+        json={"email": "victim@example.com", "password": PASSWORD},
+        headers={"X-Forwarded-For": "198.51.100.7"},
+    )
+    assert r.status_code == 429 and "Retry-After" in r.headers
 
 
 def _request(peer: str, xff: list[str] | None = None):

@@ -10,13 +10,12 @@ from email import message_from_bytes, policy
 from unittest.mock import patch
 
 import pytest
-from vanity_common.db import Database
 from vanity_common.migrations import migrate
 from vanity_common.tasks import bridge
 from vanity_identity import keys as keyfiles
 from vanity_identity import repository
 from vanity_identity.__main__ import main
-from vanity_identity.app import build_service, load_keys
+from vanity_identity.bootstrap import build_container
 from vanity_identity.settings import load_settings
 
 PASSWORD = "correct horse battery staple"
@@ -43,20 +42,16 @@ def env(monkeypatch, sqlite_url, tmp_path):
     }
     for key, value in values.items():
         monkeypatch.setenv(key, value)
-    bridge._resources.pop("identity-service", None)
+    bridge._resources.pop("identity.container", None)
     asyncio.run(migrate("vanity_identity", sqlite_url))
     yield tmp_path
-    bridge._resources.pop("identity-service", None)
+    bridge._resources.pop("identity.container", None)
 
 
 def _run(coro_factory):
     async def go():
-        settings = load_settings()
-        db = Database(settings.database_url)
-        try:
-            return await coro_factory(build_service(settings, db, load_keys(settings)), db)
-        finally:
-            await db.dispose()
+        async with build_container(load_settings()) as services:
+            return await coro_factory(services.identity, services.db)
 
     return asyncio.run(go())
 

@@ -183,7 +183,7 @@ async def test_rotation_keeps_old_tokens_valid_until_retired(identity):
     before = keyfiles.active_key_id(keys_dir)
     old = await identity.signed_in("rot@example.com")
     new_id = keyfiles.rotate(keys_dir)
-    identity.app.state.keys.refresh(force=True)
+    identity.app.state.container.keys.refresh(force=True)
     fresh = await identity.login("rot@example.com")
     assert (
         _segments(fresh["access_token"])[0]["kid"] == f"customer.{new_id}" != f"customer.{before}"
@@ -200,7 +200,7 @@ async def test_rotation_keeps_old_tokens_valid_until_retired(identity):
     later = keyfiles.plan_retire(keys_dir, 900, now=time.time() + 961)
     assert later.wait_seconds == 0
     keyfiles.retire(keys_dir, later.removable)
-    identity.app.state.keys.refresh(force=True)
+    identity.app.state.container.keys.refresh(force=True)
     assert (
         await identity.client.get("/api/v1/me", headers=identity.bearer(old))
     ).status_code == 401

@@ -281,3 +281,44 @@ async def test_availability_levels(inventory):
     ]
     with pytest.raises(InvalidArgument):
         await inventory.availability(["  "])
+
+
+async def test_a_failed_low_stock_notification_stays_in_the_outbox_until_delivered(
+    database_url, clock
+):
+    """The claim and its outbox row commit together: a notifier that is down loses nothing,
+    and the beat sweep delivers the row once it is due again."""
+    from sqlalchemy import update
+    from vanity_common.outbox import outbox_table, utcnow
+
+    from .conftest import make_service
+
+    sent: list[tuple] = []
+    down = True
+
+    async def notifier(sku, available, threshold):
+        if down:
+            raise ConnectionError("broker unreachable")
+        sent.append((sku, available, threshold))
+
+    service = await make_service(database_url, clock, notifier)
+    try:
+        await stock(service, "L", 6)
+        await service.reserve("o1", [("L", 1)], 60)  # 5 left: at the threshold
+        async with service.db.connect() as conn:
+            [row] = (await conn.execute(outbox_table.select())).all()
+        assert (row.status, row.attempts) == ("pending", 1)
+        assert "broker unreachable" in row.last_error
+        assert sent == []
+        assert await service.sweep_low_stock() == 0  # not due yet, and nothing to claim again
+        assert sent == []
+        down = False
+        async with service.db.connect(write=True) as conn:  # time passes: the retry is due
+            await conn.execute(update(outbox_table).values(due_at=utcnow()))
+        await service.sweep_low_stock()
+        assert sent == [("L", 5, 5)]
+        async with service.db.connect() as conn:
+            [row] = (await conn.execute(outbox_table.select())).all()
+        assert row.status == "sent"
+    finally:
+        await service.db.dispose()

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import hmac
 import re
 import time
 from http.cookies import SimpleCookie
 from urllib.parse import parse_qs
 
 import orjson
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from jwt.algorithms import get_default_algorithms
+from jwt.exceptions import InvalidKeyError
 
 from ..config import Credential
 from ..context import RequestContext
@@ -30,8 +25,7 @@ KNOWN_ALGS = {
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "ES256", "ES384", "ES512",
     "PS256", "PS384", "PS512", "EdDSA",
 }  # fmt: skip
-_HASH = {"256": hashes.SHA256, "384": hashes.SHA384, "512": hashes.SHA512}
-_HMAC = {"256": hashlib.sha256, "384": hashlib.sha384, "512": hashlib.sha512}
+_ALGORITHMS = get_default_algorithms()  # PyJWT's HS*/RS*/ES* signature checks
 _ES_SIG_LEN = {"ES256": 64, "ES384": 96, "ES512": 132}
 _VERIFIED_CACHE_MAX = 20000
 
@@ -68,6 +62,8 @@ class Jwt(Plugin):
     def __init__(self, conf, route_id, service_id, **env):
         super().__init__(conf, route_id, service_id, **env)
         self.credentials: dict[str, Credential] = env.get("credentials_ref", {})
+        # the schema checker guarantees the reference resolves
+        self.anonymous = env["consumers_ref"][conf["anonymous"]] if conf.get("anonymous") else None
         self.clock = env.get("clock", time.time)
         self._verified: dict[tuple[str, str], bool] = {}
         realm = conf.get("realm")
@@ -109,40 +105,29 @@ class Jwt(Plugin):
     def _public_key(self, cred: Credential):
         if cred.public_key is None:
             try:
-                cred.public_key = load_pem_public_key(cred.rsa_public_key.encode())
-            except (ValueError, TypeError, AttributeError) as exc:
+                cred.public_key = _ALGORITHMS[cred.algorithm].prepare_key(cred.rsa_public_key)
+            except (InvalidKeyError, ValueError, TypeError, AttributeError) as exc:
                 raise PluginError("Consumer Public Key is Invalid") from exc
         return cred.public_key
 
     def verify_signature(self, alg: str, signing_input: bytes, sig: bytes, cred: Credential):
-        bits = alg[2:]
+        algorithm = _ALGORITHMS[alg]
         if alg.startswith("HS"):
+            # the raw bytes, as Kong: PyJWT's prepare_key would refuse a PEM-looking secret
             secret = cred.secret or ""
             key = (
                 (b64url_decode(secret) or b"") if self.conf["secret_is_base64"] else secret.encode()
             )
-            expected = hmac.new(key, signing_input, _HMAC[bits]).digest()
-            return hmac.compare_digest(expected, sig)
+            return algorithm.verify(signing_input, key, sig)
+        if alg.startswith("ES") and len(sig) != _ES_SIG_LEN[alg]:
+            # jwt_parser.lua asserts the length (a Lua error: 500); PyJWT would say "invalid"
+            raise PluginError(f"Signature must be {_ES_SIG_LEN[alg]} bytes.")
         cache_key = (cred.key, signing_input.decode() + "." + sig.hex())
         if cache_key in self._verified:
             return True
-        key = self._public_key(cred)
         try:
-            if alg.startswith("ES"):
-                n = _ES_SIG_LEN[alg]
-                if len(sig) != n:
-                    raise PluginError(f"Signature must be {n} bytes.")
-                half = n // 2
-                der = encode_dss_signature(
-                    int.from_bytes(sig[:half], "big"), int.from_bytes(sig[half:], "big")
-                )
-                key.verify(der, signing_input, ec.ECDSA(_HASH[bits]()))
-            elif alg.startswith("RS"):
-                key.verify(sig, signing_input, padding.PKCS1v15(), _HASH[bits]())
-            else:  # pragma: no cover - refused by the schema checker
-                raise PluginError(f"algorithm {alg} not implemented")
-        except InvalidSignature:
-            return False
+            if not algorithm.verify(signing_input, self._public_key(cred), sig):
+                return False
         except (TypeError, AttributeError, ValueError) as exc:
             raise PluginError(str(exc)) from exc
         if len(self._verified) >= _VERIFIED_CACHE_MAX:
@@ -155,9 +140,35 @@ class Jwt(Plugin):
         if not self.conf["run_on_preflight"] and ctx.method == "OPTIONS":
             return
         try:
-            self._authenticate(ctx)
+            if self.anonymous is None:  # Kong's "logical AND": a failure is the answer
+                self._authenticate(ctx)
+            elif ctx.credential is None:  # "logical OR": any failure proceeds as anonymous
+                try:
+                    self._authenticate(ctx)
+                except KongExit:
+                    self._set_consumer(ctx, self.anonymous, None)
         except PluginError as exc:
             raise exit_json(500, {"message": "An unexpected error occurred"}) from exc
+
+    @staticmethod
+    def _set_consumer(ctx: RequestContext, consumer, cred: Credential | None) -> None:
+        """handler.lua set_consumer: every consumer header is set or cleared, never kept."""
+        ctx.consumer, ctx.credential = consumer, cred
+        ctx.set_upstream_header("X-Consumer-ID", consumer.id)
+        if consumer.custom_id:
+            ctx.set_upstream_header("X-Consumer-Custom-ID", consumer.custom_id)
+        else:
+            ctx.clear_upstream_header("X-Consumer-Custom-ID")
+        if consumer.username:
+            ctx.set_upstream_header("X-Consumer-Username", consumer.username)
+        else:
+            ctx.clear_upstream_header("X-Consumer-Username")
+        if cred is not None:
+            ctx.set_upstream_header("X-Credential-Identifier", cred.key)
+            ctx.clear_upstream_header("X-Anonymous-Consumer")
+        else:
+            ctx.clear_upstream_header("X-Credential-Identifier")
+            ctx.set_upstream_header("X-Anonymous-Consumer", "true")
 
     def _authenticate(self, ctx: RequestContext) -> None:
         tokens = self.retrieve_tokens(ctx)
@@ -232,16 +243,4 @@ class Jwt(Plugin):
                     None, self.www_error, {"exp": "exceeds maximum allowed expiration"}
                 )
 
-        consumer = cred.consumer
-        ctx.consumer, ctx.credential = consumer, cred
-        ctx.set_upstream_header("X-Consumer-ID", consumer.id)
-        if consumer.custom_id:
-            ctx.set_upstream_header("X-Consumer-Custom-ID", consumer.custom_id)
-        else:
-            ctx.clear_upstream_header("X-Consumer-Custom-ID")
-        if consumer.username:
-            ctx.set_upstream_header("X-Consumer-Username", consumer.username)
-        else:
-            ctx.clear_upstream_header("X-Consumer-Username")
-        ctx.set_upstream_header("X-Credential-Identifier", cred.key)
-        ctx.clear_upstream_header("X-Anonymous-Consumer")
+        self._set_consumer(ctx, cred.consumer, cred)

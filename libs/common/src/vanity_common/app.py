@@ -2,7 +2,10 @@
 
 `build_service_app` wires the chassis around a service's routers and servicers: request ids,
 access logs, metrics, traces, problem+json errors, token verification, /healthz, /readyz,
-/metrics, the gRPC server with health and reflection, and a pool of gRPC client channels.
+/metrics and the gRPC server with health and reflection. The lifespan builds the service's
+container (`vanity_<name>/bootstrap.py`: database, gRPC channels, ports, use cases) and closes
+it on shutdown; routers reach it through `container` / `service_container`, servicers get it
+from `register(server, container)`.
 """
 
 from __future__ import annotations
@@ -13,19 +16,20 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import Any
 
 import grpc
 import orjson
 from fastapi import APIRouter, FastAPI
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from vanity_common.auth import verifier_from_settings
+from vanity_common.auth import ended_sessions_feed, verifier_from_settings
+from vanity_common.bootstrap import ServiceContainer
 from vanity_common.context import REQUEST_ID_HEADER, new_request_id, request_id_var
-from vanity_common.db import Database
 from vanity_common.errors import install_problem_handlers
-from vanity_common.grpc_client import ChannelPool
 from vanity_common.grpc_server import GrpcServer
 from vanity_common.logging import configure_logging
 from vanity_common.metrics import (
@@ -126,13 +130,28 @@ class ServiceParts:
     """What a service plugs into the chassis."""
 
     routers: Sequence[APIRouter] = ()
-    # Registers servicers on the gRPC server; returns the full service names it added.
-    register_grpc: Callable[[grpc.aio.Server, FastAPI], Iterable[str]] | None = None
-    readiness_checks: dict[str, Callable[[FastAPI], Awaitable[None]]] = field(default_factory=dict)
-    on_startup: Sequence[Callable[[FastAPI], Awaitable[None]]] = ()
-    on_shutdown: Sequence[Callable[[FastAPI], Awaitable[None]]] = ()
+    # Builds the service's container (its bootstrap.build_container) when the app starts; it
+    # is closed when the app stops. Without one the app gets a bare ServiceContainer.
+    container: Callable[[], ServiceContainer] | None = None
+    # `register(server, container)`: adds the servicers to the gRPC server, returns the full
+    # service names it added. Readiness checks and resources to close live on the container
+    # (`readiness_checks()`, `on_close()`).
+    register_grpc: Callable[[grpc.aio.Server, Any], Iterable[str]] | None = None
     title: str | None = None
     version: str = "1.0.0"
+
+
+def service_container(connection: HTTPConnection) -> ServiceContainer:
+    """The running service's container: the one place that knows where it lives. For code that
+    runs outside FastAPI's dependency injection (a route class answering before validation)."""
+    return connection.app.state.container
+
+
+async def container(request: Request) -> ServiceContainer:
+    """FastAPI dependency: the service's container. Each service narrows it with an Annotated
+    type in its rest.py, e.g. `Container = Annotated[InventoryContainer, Depends(container)]`.
+    (Async on purpose: a sync dependency would run in a thread pool.)"""
+    return request.app.state.container
 
 
 def json_response(payload, status_code: int = 200, headers: dict[str, str] | None = None):
@@ -153,34 +172,51 @@ def build_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAPI
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        db = Database(settings.database_url, pool_size=settings.db_pool_size, echo=settings.db_echo)
-        app.state.db = db
-        app.state.channels = ChannelPool(name)
-        # Tests build several apps in one process: the collector is registered once per engine.
-        with contextlib.suppress(ValueError):
-            register_pool_collector(name, db.engine)
-        for hook in parts.on_startup:
-            await hook(app)
+        if parts.container is not None:
+            services = parts.container()
+        else:
+            services = ServiceContainer(**ServiceContainer.core(settings))
+        app.state.container = services
         grpc_server = None
-        if settings.grpc_enabled and parts.register_grpc is not None:
-            grpc_server = GrpcServer(
-                name,
-                f"{settings.grpc_host}:{settings.grpc_port}",
-                lambda server: parts.register_grpc(server, app),
-            )
-            await grpc_server.start()
-            app.state.grpc_port = grpc_server.port
-            log.info("%s gRPC listening on %s:%s", name, settings.grpc_host, grpc_server.port)
-        app.state.grpc_server = grpc_server
+        feed_task = None
+        relays = []
         try:
+            # Tests build several apps in one process: one collector per engine.
+            with contextlib.suppress(ValueError):
+                register_pool_collector(name, services.db.engine)
+            relays = services.outbox_relays()
+            for relay in relays:
+                relay.start()
+            if settings.grpc_enabled and parts.register_grpc is not None:
+                grpc_server = GrpcServer(
+                    name,
+                    f"{settings.grpc_host}:{settings.grpc_port}",
+                    lambda server: parts.register_grpc(server, services),
+                )
+                await grpc_server.start()
+                app.state.grpc_port = grpc_server.port
+                log.info("%s gRPC listening on %s:%s", name, settings.grpc_host, grpc_server.port)
+            app.state.grpc_server = grpc_server
+            # Sessions identity ended (logout, disabled account): polled in the background so
+            # the verifier refuses their tokens within seconds, with no call per request.
+            feed = ended_sessions_feed(app.state.token_verifier, settings)
+            app.state.ended_sessions_feed = feed
+            if feed is not None:
+                feed_task = asyncio.create_task(feed.run(), name="ended-sessions-feed")
             yield
         finally:
+            if feed_task is not None:
+                feed_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await feed_task
+                await app.state.ended_sessions_feed.aclose()
             if grpc_server is not None:
                 await grpc_server.stop(grace=3.0)
-            for hook in parts.on_shutdown:
-                await hook(app)
-            await app.state.channels.close()
-            await db.dispose()
+            try:
+                for relay in relays:
+                    await relay.stop()
+            finally:
+                await services.aclose()
 
     app = FastAPI(
         title=parts.title or f"Vanity {name}",
@@ -188,6 +224,9 @@ def build_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAPI
         lifespan=lifespan,
         docs_url="/docs",
         openapi_url="/openapi.json",
+        # A trailing-slash redirect would send clients to this service's own address (behind
+        # the gateway, an internal one): `/products/` is a 404 instead.
+        redirect_slashes=False,
         telemetry=_telemetry_config(settings.otel_operation_spans),
     )
     app.state.settings = settings
@@ -199,9 +238,8 @@ def build_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAPI
         return json_response({"status": "ok", "service": name})
 
     @app.get("/readyz", include_in_schema=False)
-    async def readyz() -> Response:
-        checks: dict[str, Callable[[], Awaitable[None]]] = {"database": app.state.db.ping}
-        checks.update({k: (lambda c=c: c(app)) for k, c in parts.readiness_checks.items()})
+    async def readyz(request: Request) -> Response:
+        checks = service_container(request).readiness_checks()
         results: dict[str, str] = {}
 
         async def run(key: str, check: Callable[[], Awaitable[None]]) -> None:
@@ -230,10 +268,20 @@ def build_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAPI
     return app
 
 
-def serve(app: FastAPI, settings: ServiceSettings) -> None:
+def trusted_proxy_list(settings: ServiceSettings) -> list[str]:
+    """TRUSTED_PROXIES as a list of IPs/CIDRs (empty: no peer's forwarding headers are
+    believed)."""
+    return [p.strip() for p in settings.trusted_proxies.split(",") if p.strip()]
+
+
+def uvicorn_config(app: ASGIApp, settings: ServiceSettings):
+    """The HTTP server of a service. X-Forwarded-For/-Proto are believed only from
+    TRUSTED_PROXIES (uvicorn's default trusts 127.0.0.1, so any local client could pick its own
+    address and escape per-IP limits)."""
     import uvicorn
 
-    config = uvicorn.Config(
+    trusted = trusted_proxy_list(settings)
+    return uvicorn.Config(
         app,
         host=settings.http_host,
         port=settings.http_port,
@@ -243,5 +291,12 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted,
     )
-    uvicorn.Server(config).run()
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    import uvicorn
+
+    uvicorn.Server(uvicorn_config(app, settings)).run()

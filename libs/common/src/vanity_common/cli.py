@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from vanity_common.app import serve
 from vanity_common.logging import configure_logging
 from vanity_common.migrations import migrate
+from vanity_common.outbox import outbox_command
 from vanity_common.settings import ServiceSettings
 
 
@@ -24,7 +25,7 @@ def service_main(
 ) -> Callable[[], int]:
     def main(argv: list[str] | None = None) -> int:
         parser = argparse.ArgumentParser(prog=package)
-        commands = ["serve", "migrate", "seed", *(extra_commands or {})]
+        commands = ["serve", "migrate", "seed", "outbox", *(extra_commands or {})]
         parser.add_argument("command", nargs="?", default="serve", choices=commands)
         parser.add_argument("args", nargs=argparse.REMAINDER)
         ns = parser.parse_args(argv)
@@ -38,6 +39,8 @@ def service_main(
         elif ns.command == "seed":
             if seed is not None:
                 asyncio.run(seed(settings))
+        elif ns.command == "outbox":  # dead messages: list and requeue (vanity_common.outbox)
+            return outbox_command(settings.database_url, ns.args)
         else:
             return extra_commands[ns.command](settings, ns.args)
         return 0

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import DateTime, TypeDecorator, event, text
 from sqlalchemy.dialects import mysql
@@ -26,6 +26,9 @@ from tenacity import (
     stop_after_attempt,
     wait_random_exponential,
 )
+
+if TYPE_CHECKING:
+    from vanity_common.uow import UnitOfWork
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,6 +97,7 @@ class Database:
         self._writer_engine = self.engine.execution_options(sqlite_immediate=True)
         self._sessions = _sessionmaker(self.engine, expire_on_commit=False)
         self._writer_sessions = _sessionmaker(self._writer_engine, expire_on_commit=False)
+        self._publish_listeners: list[Callable[[], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -118,10 +122,45 @@ class Database:
         async with engine.begin() as conn:
             yield conn
 
+    # ---- the unit of work (vanity_common.uow): how services write
+
+    async def write(
+        self,
+        work: Callable[[UnitOfWork], Awaitable[T]],
+        *,
+        attempts: int = 8,
+        on_retry: Callable[[], None] | None = None,
+        **kwargs: Any,
+    ) -> T:
+        """Runs `work(uow)` in a fresh write transaction (Core connection, outbox `publish`),
+        re-running all of it on deadlock or lock-wait timeout. See `vanity_common.uow`."""
+        from vanity_common.uow import run_in_unit_of_work
+
+        return await run_in_unit_of_work(self, work, attempts=attempts, on_retry=on_retry, **kwargs)
+
+    def unit_of_work(self, **kwargs: Any):
+        """`async with db.unit_of_work() as uow:` one attempt of `write`, without the retry."""
+        from vanity_common.uow import unit_of_work
+
+        return unit_of_work(self, **kwargs)
+
+    def add_publish_listener(self, listener: Callable[[], None]) -> None:
+        """`listener()` runs after every commit that published outbox rows (a relay's nudge)."""
+        self._publish_listeners.append(listener)
+
+    def remove_publish_listener(self, listener: Callable[[], None]) -> None:
+        if listener in self._publish_listeners:
+            self._publish_listeners.remove(listener)
+
+    def notify_published(self) -> None:
+        for listener in list(self._publish_listeners):
+            listener()
+
     async def run_in_transaction(
         self, work: Callable[[AsyncSession], Awaitable[T]], *, attempts: int = 5
     ) -> T:
-        """Runs `work` in a fresh transaction, retrying the whole of it on deadlock/lock timeout."""
+        """ORM-session variant of `write` (no outbox): retries the whole of `work` on deadlock
+        or lock timeout. New code uses `write`."""
         async for attempt in AsyncRetrying(
             retry=retry_if_exception(is_retryable_db_error),
             stop=stop_after_attempt(attempts),
@@ -143,10 +182,15 @@ class Database:
 
 
 def new_metadata():
-    """A MetaData with stable constraint names, so migrations are reproducible on every dialect."""
+    """A MetaData with stable constraint names, so migrations are reproducible on every dialect.
+
+    It carries the chassis' messaging tables (`outbox`, `processed_messages`) too: every service
+    has them, created by its migration with `vanity_common.outbox.create_messaging_tables()`."""
     from sqlalchemy import MetaData
 
-    return MetaData(
+    from vanity_common.outbox import add_messaging_tables
+
+    metadata = MetaData(
         naming_convention={
             "ix": "ix_%(table_name)s_%(column_0_N_name)s",
             "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -155,6 +199,8 @@ def new_metadata():
             "pk": "pk_%(table_name)s",
         }
     )
+    add_messaging_tables(metadata)
+    return metadata
 
 
 class UTCDateTime(TypeDecorator):

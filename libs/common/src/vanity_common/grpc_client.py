@@ -1,16 +1,28 @@
 """gRPC clients: one reused channel per target, default deadlines, request-id and trace
-propagation, metrics, and retries only for the methods a caller declares idempotent."""
+propagation, metrics, and retries only for the methods a caller declares idempotent.
+
+Calls to another service go through a `Port` (one small class per other service, in the
+calling service): it wraps the generated stub, declares which methods are safe to retry, and
+turns a failed call into something the caller can act on. A failure whose `vanity-error-reason`
+the port names becomes the port's own (domain) exception; any other failure becomes
+`DependencyUnavailable` (503: unreachable or too slow; for a mutation the outcome is unknown)
+or `DependencyFailed` (502: the other service refused in a way this caller did not expect).
+Entry points and use cases never touch a stub.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from vanity_common.context import REQUEST_ID_METADATA, current_request_id
+from vanity_common.errors import REASON_METADATA_KEY, ServiceError
 from vanity_common.metrics import GRPC_CLIENT_DURATION, GRPC_CLIENT_HANDLED
 
 
@@ -96,3 +108,142 @@ class ChannelPool:
         for channel in self._channels.values():
             await channel.close()
         self._channels.clear()
+
+
+# Codes after which the other service may or may not have acted: the caller retries (every
+# mutation in these contracts is idempotent) or asks the other service what happened.
+TRANSIENT_CODES = frozenset(
+    {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.CANCELLED,
+    }
+)
+
+
+@dataclass(frozen=True)
+class RemoteFailure:
+    """A failed call to another service, as its status code and `vanity-error-reason`."""
+
+    service: str
+    method: str
+    code: grpc.StatusCode
+    reason: str | None
+    details: str
+
+    @classmethod
+    def from_rpc_error(cls, service: str, method: str, error: grpc.aio.AioRpcError):
+        reason = None
+        for key, value in error.trailing_metadata() or ():
+            if key == REASON_METADATA_KEY:
+                reason = value
+                break
+        return cls(service, method, error.code(), reason, error.details() or "")
+
+    @property
+    def transient(self) -> bool:
+        return self.code in TRANSIENT_CODES
+
+    def __str__(self) -> str:
+        return f"{self.service}.{self.method}: {self.code.name} {self.reason or ''} {self.details}"
+
+
+class DependencyUnavailable(ServiceError):
+    """The other service was unreachable or did not answer in time (503 / UNAVAILABLE)."""
+
+    def __init__(self, failure: RemoteFailure) -> None:
+        super().__init__(
+            message="A service this request depends on is unavailable; try again shortly.",
+            reason="DEPENDENCY_UNAVAILABLE",
+            headers={"Retry-After": "1"},
+            http_status=503,
+            grpc_code=grpc.StatusCode.UNAVAILABLE,
+        )
+        self.failure = failure
+
+
+class DependencyFailed(ServiceError):
+    """The other service refused the call for a reason the port does not translate (502)."""
+
+    def __init__(self, failure: RemoteFailure) -> None:
+        super().__init__(
+            message="A service this request depends on failed.",
+            reason="DEPENDENCY_ERROR",
+            http_status=502,
+            grpc_code=grpc.StatusCode.INTERNAL,
+        )
+        self.failure = failure
+
+
+# reason -> the exception the port raises instead (built from the failure).
+ReasonMap = Mapping[str, Callable[[RemoteFailure], Exception]]
+
+
+def translate_failure(failure: RemoteFailure, reasons: ReasonMap | None = None) -> Exception:
+    """The exception a port raises for a failed call: the named reason's, else the generic one."""
+    if reasons and failure.reason in reasons:
+        return reasons[failure.reason](failure)
+    if failure.transient:
+        return DependencyUnavailable(failure)
+    return DependencyFailed(failure)
+
+
+class Port:
+    """Base of a client for one other service. A subclass sets the class variables and adds one
+    small method per RPC it uses: build the request, `await self.call(...)`, return a plain view.
+
+        class InventoryPort(Port):
+            grpc_service = "vanity.inventory.v1.InventoryService"
+            stub_type = inventory_pb2_grpc.InventoryServiceStub
+            idempotent_methods = ("GetAvailability", "Reserve", ...)
+    """
+
+    grpc_service: ClassVar[str]
+    stub_type: ClassVar[Callable[[grpc.aio.Channel], Any]]
+    # Safe to retry on UNAVAILABLE (queries, and mutations idempotent by key or order id).
+    idempotent_methods: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, channels: ChannelPool, target: str, *, timeout_s: float = 3.0) -> None:
+        self.target = target
+        self._channels = channels
+        self._timeout_s = timeout_s
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: Any = None
+
+    @property
+    def stub(self) -> Any:
+        """The stub on the pool's channel. Made on first use, not in __init__: a grpc.aio
+        channel belongs to the event loop it was made on, and a container may be built before
+        its loop runs (a Celery worker builds it, then runs tasks on the bridge's loop)."""
+        channel = self._channels.channel(
+            self.target, self.grpc_service, self.idempotent_methods, self._timeout_s
+        )
+        if channel is not self._channel:
+            self._channel, self._stub = channel, self.stub_type(channel)
+        return self._stub
+
+    @classmethod
+    def from_settings(cls, channels: ChannelPool, settings) -> Port:
+        """Target `<service>_grpc_target` and the default deadline from the caller's settings."""
+        target = getattr(settings, f"{cls.service_name()}_grpc_target")
+        return cls(channels, target, timeout_s=settings.grpc_default_timeout_s)
+
+    @classmethod
+    def service_name(cls) -> str:
+        # "vanity.inventory.v1.InventoryService" -> "inventory"
+        return cls.grpc_service.split(".")[1]
+
+    async def call(
+        self,
+        method: str,
+        request: Any,
+        *,
+        reasons: ReasonMap | None = None,
+        timeout_s: float | None = None,
+    ) -> Any:
+        try:
+            return await getattr(self.stub, method)(request, timeout=timeout_s)
+        except grpc.aio.AioRpcError as error:
+            failure = RemoteFailure.from_rpc_error(self.service_name(), method, error)
+            raise translate_failure(failure, reasons) from error

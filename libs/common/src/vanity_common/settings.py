@@ -63,6 +63,14 @@ class ServiceSettings(BaseSettings):
     jwks_url: str | None = None
     keys_dir: Path | None = None
     token_issuer: str = "vanity-identity"
+    # The longest access token any service accepts (exp - iat); identity issues shorter ones.
+    access_token_max_lifetime_seconds: int = 900
+    # Sessions identity has ended (logout, disabled account, refresh-token reuse) are fetched
+    # from identity this often and their tokens refused; 0 turns the deny list off.
+    ended_sessions_refresh_seconds: float = 1.0
+    # Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma separated): the gateway's
+    # addresses. Empty: the socket peer is the client, whatever the headers say.
+    trusted_proxies: str = ""
     # gRPC targets of the other services (host:port).
     identity_grpc_target: str = "127.0.0.1:50051"
     catalog_grpc_target: str = "127.0.0.1:50052"

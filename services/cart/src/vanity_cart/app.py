@@ -1,4 +1,4 @@
-"""Composition root for cart."""
+"""The cart web process: REST and gRPC around the container from bootstrap.py."""
 
 from __future__ import annotations
 
@@ -6,16 +6,20 @@ from fastapi import FastAPI
 from vanity_common.app import ServiceParts, build_service_app
 
 from vanity_cart import grpc_api, rest
-from vanity_cart.service import CartService
+from vanity_cart.bootstrap import build_container
 from vanity_cart.settings import CartSettings, load_settings
 
 
-async def _startup(app: FastAPI) -> None:
-    app.state.cart = CartService(app.state.db)
-
-
-def create_app(settings: CartSettings | None = None) -> FastAPI:
-    return build_service_app(
-        settings or load_settings(),
-        ServiceParts(routers=[rest.router], register_grpc=grpc_api.register, on_startup=[_startup]),
+def create_app(settings: CartSettings | None = None, **overrides) -> FastAPI:
+    """`overrides` go to `build_container` (tests: ports, clock)."""
+    settings = settings or load_settings()
+    app = build_service_app(
+        settings,
+        ServiceParts(
+            routers=[rest.router],
+            container=lambda: build_container(settings, **overrides),
+            register_grpc=grpc_api.register,
+        ),
     )
+    rest.install_problem_details(app)
+    return app

@@ -1,17 +1,10 @@
 from vanity_common.cli import service_main
 
 from vanity_catalog.app import create_app
-from vanity_catalog.demo import write_demo_command
 from vanity_catalog.seed import seed
 from vanity_catalog.settings import load_settings
 
-main = service_main(
-    load_settings,
-    create_app,
-    "vanity_catalog",
-    seed=seed,
-    extra_commands={"demo-data": write_demo_command},
-)
+main = service_main(load_settings, create_app, "vanity_catalog", seed=seed)
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 """Read cache for the public catalog: Redis when configured, in-process otherwise.
 
 Invalidation is a generation counter. Every key embeds the generation it was read under; an
-admin write bumps the counter (one INCR) after its transaction commits, so every later read
+admin write bumps the counter (one INCR) after its transaction commits (an outbox message
+written by that transaction, so it is retried until it happens), so every later read
 looks under the new generation and misses. A reader that read the old generation before the
 commit may still store its (possibly old) result, but only under the old generation, which
 nobody reads any more. Old generations simply expire (TTL).
@@ -123,14 +124,9 @@ class RedisCache(ReadCache):
             log.warning("catalog cache store failed: %s", exc)
 
     async def invalidate(self) -> None:
-        # The write is already committed, so a failure here is logged (twice tried), not raised:
-        # while Redis is unreachable lookups miss too, and entries expire after the TTL anyway.
-        for attempt in (1, 2):
-            try:
-                await self.client.incr(self.generation_key)
-                return
-            except Exception as exc:
-                log.error("catalog cache invalidation failed (attempt %d): %s", attempt, exc)
+        # Called by catalog's outbox relay: a failure raises, and the relay tries again with
+        # backoff (meanwhile lookups against an unreachable Redis miss, and entries expire).
+        await self.client.incr(self.generation_key)
 
     async def ping(self) -> None:
         await self.client.ping()

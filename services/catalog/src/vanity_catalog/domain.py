@@ -1,16 +1,19 @@
-"""Pure catalog rules: naming, search normalisation, sorts and cursors, status. No I/O."""
+"""Pure catalog rules: naming, search normalisation, sorts and cursors, status, and the rules
+the admin use cases apply (what an active product needs, category depth and moves). No I/O."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-import orjson
+from vanity_common.cursor import CursorError, decode_cursor, encode_cursor
+from vanity_common.errors import FieldError
+from vanity_common.types import db_int_in_range
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 SKU_RE = re.compile(r"^[A-Z0-9][A-Z0-9._-]{1,63}$")
@@ -82,34 +85,34 @@ def is_sellable(product_status: str, variant_active: bool) -> bool:
 # ---- cursors -------------------------------------------------------------------------------
 
 
-class CursorError(ValueError):
-    pass
-
-
 @dataclass(frozen=True)
 class Cursor:
-    """Keyset position: the last row's sort key and id. Opaque to clients (base64url JSON)."""
+    """Keyset position: the last row's sort key and id. Opaque to clients (the chassis codec)."""
 
     sort: Sort
     key: int | str
     id: int
 
     def encode(self) -> str:
-        raw = orjson.dumps({"s": self.sort.value, "k": self.key, "i": self.id})
-        return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        return encode_cursor({"s": self.sort.value, "k": self.key, "i": self.id})
 
     @staticmethod
     def decode(token: str, sort: Sort) -> Cursor:
+        data = decode_cursor(token)
         try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            data = orjson.loads(raw)
-            cursor = Cursor(Sort(data["s"]), data["k"], int(data["i"]))
-        except (binascii.Error, ValueError, KeyError, TypeError, orjson.JSONDecodeError) as exc:
+            cursor = Cursor(Sort(data["s"]), data["k"], data["i"])
+        except (ValueError, KeyError, TypeError) as exc:
             raise CursorError("malformed cursor") from exc
         if cursor.sort != sort:
             raise CursorError("cursor belongs to another sort order")
-        expected = str if sort == Sort.NAME else int
-        if not isinstance(cursor.key, expected) or isinstance(cursor.key, bool):
+        # Every number in a cursor reaches a query: out of a 64-bit column's range it would be a
+        # driver error (a 500), so it is a malformed cursor (a 422) instead.
+        if not db_int_in_range(cursor.id, minimum=1):
+            raise CursorError("malformed cursor")
+        if sort == Sort.NAME:
+            if not isinstance(cursor.key, str):
+                raise CursorError("malformed cursor")
+        elif not db_int_in_range(cursor.key):
             raise CursorError("malformed cursor")
         return cursor
 
@@ -122,6 +125,110 @@ def created_key(value: datetime) -> int:
 
 
 def from_created_key(key: int) -> datetime:
-    from datetime import timedelta
-
     return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=key)
+
+
+# ---- admin rules ---------------------------------------------------------------------------
+
+# Fields an update may leave out but never set to null.
+NOT_NULLABLE = frozenset(
+    {
+        "slug",
+        "name",
+        "brand_id",
+        "category_id",
+        "description",
+        "images",
+        "attributes",
+        "tags",
+        "status",
+        "price_minor",
+        "currency",
+        "active",
+        "position",
+    }
+)
+NEEDS_ACTIVE_VARIANT = "an active product needs an active variant"
+
+
+def null_problems(fields: Mapping[str, Any]) -> list[FieldError]:
+    return [
+        FieldError(k, "cannot be null")
+        for k, v in fields.items()
+        if v is None and k in NOT_NULLABLE
+    ]
+
+
+def changes(before: Any, fields: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """The audit record of an update: `{field: [old, new]}` for the fields that really change."""
+    return {k: [getattr(before, k), v] for k, v in fields.items() if getattr(before, k) != v}
+
+
+def currency_problem(currency: str | None, shop_currency: str, field: str) -> list[FieldError]:
+    if currency is not None and currency != shop_currency:
+        return [FieldError(field, f"the shop sells in {shop_currency}")]
+    return []
+
+
+def new_variants_problems(
+    variants: Iterable[tuple[str, str, bool]], status: str, shop_currency: str
+) -> list[FieldError]:
+    """A new product's variants (sku, currency, active): the shop's currency, distinct SKUs, and
+    an active variant when the product is created active."""
+    problems: list[FieldError] = []
+    seen: set[str] = set()
+    any_active = False
+    for i, (sku, currency, active) in enumerate(variants):
+        problems += currency_problem(currency, shop_currency, f"variants[{i}].currency")
+        if sku in seen:
+            problems.append(FieldError(f"variants[{i}].sku", "duplicate in this request"))
+        seen.add(sku)
+        any_active = any_active or active
+    if status == ProductStatus.ACTIVE and not any_active:
+        problems.append(FieldError("status", NEEDS_ACTIVE_VARIANT))
+    return problems
+
+
+def status_problems(new_status: str | None, has_active_variant: bool) -> list[FieldError]:
+    """A product is made active only when one of its variants is on sale."""
+    if new_status == ProductStatus.ACTIVE and not has_active_variant:
+        return [FieldError("status", NEEDS_ACTIVE_VARIANT)]
+    return []
+
+
+def variant_activity_problems(
+    product_status: str, variants: Iterable[tuple[str, bool]], sku: str, active: bool | None
+) -> list[FieldError]:
+    """Deactivating the last active variant of an active product would leave it on sale with
+    nothing to sell: archive or draft the product first."""
+    if product_status != ProductStatus.ACTIVE or active is None or active:
+        return []
+    if any(on_sale for other, on_sale in variants if other != sku):
+        return []
+    return [FieldError("active", NEEDS_ACTIVE_VARIANT)]
+
+
+def child_depth(parent_depth: int | None) -> int:
+    """The depth of a new category under a parent of `parent_depth` (None: top level)."""
+    return 1 if parent_depth is None else parent_depth + 1
+
+
+def parent_problems(parent_depth: int) -> list[FieldError]:
+    if parent_depth >= MAX_CATEGORY_DEPTH:
+        return [FieldError("parent_id", f"at most {MAX_CATEGORY_DEPTH} levels")]
+    return []
+
+
+def category_path(parent_path: str | None, category_id: int) -> str:
+    """Materialised path of ids, "/1/7/": a subtree is every path with its prefix."""
+    return (parent_path or "/") + f"{category_id}/"
+
+
+def move_problems(
+    category_path_: str, new_parent_path: str | None, subtree_depth_after: int
+) -> list[FieldError]:
+    if new_parent_path is not None and new_parent_path.startswith(category_path_):
+        return [FieldError("parent_id", "cannot move a category under itself")]
+    if subtree_depth_after > MAX_CATEGORY_DEPTH:
+        return [FieldError("parent_id", f"at most {MAX_CATEGORY_DEPTH} levels")]
+    return []

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from vanity.catalog.v1 import catalog_pb2 as pb
 from vanity.catalog.v1 import catalog_pb2_grpc as pb_grpc
 from vanity.common.v1 import common_pb2
 
+from vanity_catalog.bootstrap import CatalogContainer
+from vanity_catalog.service import BrowseService
+
 
 class CatalogServicer(pb_grpc.CatalogServiceServicer):
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    def __init__(self, catalog: BrowseService) -> None:
+        self.catalog = catalog
 
     async def GetVariants(self, request, context):
-        found, unknown = await self.app.state.catalog.get_variants(list(request.skus))
+        found, unknown = await self.catalog.get_variants(list(request.skus))
         return pb.GetVariantsResponse(
             variants=[
                 pb.Variant(
@@ -33,6 +35,6 @@ class CatalogServicer(pb_grpc.CatalogServiceServicer):
         )
 
 
-def register(server, app: FastAPI) -> list[str]:
-    pb_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(app), server)
+def register(server, container: CatalogContainer) -> list[str]:
+    pb_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(container.browse), server)
     return [pb.DESCRIPTOR.services_by_name["CatalogService"].full_name]

@@ -8,10 +8,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
-from vanity_common.app import json_response
+from vanity_common.app import json_response, service_container
 from vanity_common.auth import Principal, require_admin
-from vanity_common.types import DbIdPath
+from vanity_common.types import MAX_DB_INT, DbIdPath, DbIdQuery
 
+from vanity_catalog.bootstrap import CatalogContainer
+from vanity_catalog.commands import AddVariant
 from vanity_catalog.domain import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Sort
 from vanity_catalog.schemas import (
     BrandCreate,
@@ -23,7 +25,7 @@ from vanity_catalog.schemas import (
     VariantCreate,
     VariantUpdate,
 )
-from vanity_catalog.service import Body, CatalogService
+from vanity_catalog.service import Body, BrowseService, product_query
 
 CacheHit = Callable[[Request], Awaitable[Response | None]]
 
@@ -68,12 +70,16 @@ Admin = Annotated[Principal, Depends(require_admin("catalog"))]
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _service(request: Request) -> CatalogService:
-    return request.app.state.catalog
+def _services(request: Request) -> CatalogContainer:
+    return service_container(request)
+
+
+def _browse(request: Request) -> BrowseService:
+    return _services(request).browse
 
 
 def _cached_response(request: Request, body: Body) -> Response:
-    headers = {"ETag": body.etag, "Cache-Control": request.app.state.cache_control}
+    headers = {"ETag": body.etag, "Cache-Control": service_container(request).cache_control}
     inm = request.headers.get("if-none-match")
     if inm and (inm.strip() == "*" or body.etag in [t.strip() for t in inm.split(",")]):
         return Response(status_code=304, headers=headers)
@@ -86,7 +92,7 @@ def _cached_response(request: Request, body: Body) -> Response:
 async def _hit(request: Request, key: str | None) -> Response | None:
     if key is None:
         return None
-    body, found = await _service(request).lookup(key)
+    body, found = await _browse(request).lookup(key)
     if body is None:
         request.state.catalog_lookup = found  # the miss path stores under this generation
         return None
@@ -98,11 +104,11 @@ def _missed(request: Request):
 
 
 async def _list_hit(request: Request) -> Response | None:
-    return await _hit(request, CatalogService.list_key(request.scope["query_string"]))
+    return await _hit(request, BrowseService.list_key(request.scope["query_string"]))
 
 
 async def _detail_hit(request: Request) -> Response | None:
-    return await _hit(request, CatalogService.detail_key(request.path_params["slug"]))
+    return await _hit(request, BrowseService.detail_key(request.path_params["slug"]))
 
 
 @router.get("/products")
@@ -113,16 +119,15 @@ async def list_products(
     category: Annotated[
         str | None, Query(description="category slug, sub-categories included")
     ] = None,
-    min_price: Annotated[int | None, Query(ge=0, description="minor units")] = None,
-    max_price: Annotated[int | None, Query(ge=0, description="minor units")] = None,
+    min_price: Annotated[int | None, Query(ge=0, le=MAX_DB_INT, description="minor units")] = None,
+    max_price: Annotated[int | None, Query(ge=0, le=MAX_DB_INT, description="minor units")] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
     tag: Annotated[list[str] | None, Query(description="tag; repeatable, all must match")] = None,
     sort: Sort = Sort.NEWEST,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ):
-    service = _service(request)
-    query = service.product_query(
+    query = product_query(
         brand=brand,
         category=category,
         min_price=min_price,
@@ -133,14 +138,16 @@ async def list_products(
         limit=limit,
         cursor=cursor,
     )
-    body = await service.browse_products(query, request.scope["query_string"], _missed(request))
+    body = await _browse(request).browse_products(
+        query, request.scope["query_string"], _missed(request)
+    )
     return _cached_response(request, body)
 
 
 @router.get("/products/{slug}")
 @cache_hit(_detail_hit)
 async def get_product(request: Request, slug: str):
-    body = await _service(request).product_detail(slug, _missed(request))
+    body = await _browse(request).product_detail(slug, _missed(request))
     return _cached_response(request, body)
 
 
@@ -155,13 +162,13 @@ async def _categories_hit(request: Request) -> Response | None:
 @router.get("/brands")
 @cache_hit(_brands_hit)
 async def list_brands(request: Request):
-    return _cached_response(request, await _service(request).brand_list(_missed(request)))
+    return _cached_response(request, await _browse(request).brand_list(_missed(request)))
 
 
 @router.get("/categories")
 @cache_hit(_categories_hit)
 async def category_tree(request: Request):
-    return _cached_response(request, await _service(request).category_tree(_missed(request)))
+    return _cached_response(request, await _browse(request).category_tree(_missed(request)))
 
 
 # ---- admin -------------------------------------------------------------------------------------
@@ -179,37 +186,39 @@ async def admin_list_products(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ):
-    service = _service(request)
-    query = service.product_query(
+    query = product_query(
         brand=brand, category=category, q=q, sort=sort, limit=limit, cursor=cursor
     )
     statuses = tuple(status or ("draft", "active", "archived"))
-    return json_response(await service.admin_products(query, statuses), headers=_NO_STORE)
+    result = await _services(request).products.list_products(query, statuses)
+    return json_response(result, headers=_NO_STORE)
 
 
 @admin.post("/products", status_code=201)
 async def admin_create_product(request: Request, principal: Admin, body: ProductCreate):
-    result = await _service(request).create_product(principal, body)
+    result = await _services(request).products.create_product(principal, body.command())
     return json_response(result, status_code=201, headers=_NO_STORE)
 
 
 @admin.get("/products/{product_id}")
 async def admin_get_product(request: Request, _: Admin, product_id: DbIdPath):
-    return json_response(await _service(request).admin_product(product_id), headers=_NO_STORE)
+    return json_response(
+        await _services(request).products.get_product(product_id), headers=_NO_STORE
+    )
 
 
 @admin.patch("/products/{product_id}")
 async def admin_update_product(
     request: Request, principal: Admin, product_id: DbIdPath, body: ProductUpdate
 ):
-    result = await _service(request).update_product(principal, product_id, body)
+    result = await _services(request).products.update_product(principal, body.command(product_id))
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.delete("/products/{product_id}")
 async def admin_archive_product(request: Request, principal: Admin, product_id: DbIdPath):
     """Archives (soft delete): orders keep pointing at the product's SKUs."""
-    result = await _service(request).archive_product(principal, product_id)
+    result = await _services(request).products.archive_product(principal, product_id)
     return json_response(result, headers=_NO_STORE)
 
 
@@ -217,7 +226,9 @@ async def admin_archive_product(request: Request, principal: Admin, product_id: 
 async def admin_add_variant(
     request: Request, principal: Admin, product_id: DbIdPath, body: VariantCreate
 ):
-    result = await _service(request).add_variant(principal, product_id, body)
+    result = await _services(request).products.add_variant(
+        principal, AddVariant(product_id=product_id, variant=body.command())
+    )
     return json_response(result, status_code=201, headers=_NO_STORE)
 
 
@@ -225,7 +236,9 @@ async def admin_add_variant(
 async def admin_update_variant(
     request: Request, principal: Admin, product_id: DbIdPath, sku: str, body: VariantUpdate
 ):
-    result = await _service(request).update_variant(principal, product_id, sku, body)
+    result = await _services(request).products.update_variant(
+        principal, body.command(product_id, sku)
+    )
     return json_response(result, headers=_NO_STORE)
 
 
@@ -234,18 +247,18 @@ async def admin_deactivate_variant(
     request: Request, principal: Admin, product_id: DbIdPath, sku: str
 ):
     """Deactivates (soft delete): the SKU stays known to carts and orders, but not on sale."""
-    result = await _service(request).deactivate_variant(principal, product_id, sku)
+    result = await _services(request).products.deactivate_variant(principal, product_id, sku)
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.get("/brands")
 async def admin_list_brands(request: Request, _: Admin):
-    return json_response(await _service(request).admin_brands(), headers=_NO_STORE)
+    return json_response(await _services(request).taxonomy.list_brands(), headers=_NO_STORE)
 
 
 @admin.post("/brands", status_code=201)
 async def admin_create_brand(request: Request, principal: Admin, body: BrandCreate):
-    result = await _service(request).create_brand(principal, body)
+    result = await _services(request).taxonomy.create_brand(principal, body.command())
     return json_response(result, status_code=201, headers=_NO_STORE)
 
 
@@ -253,24 +266,24 @@ async def admin_create_brand(request: Request, principal: Admin, body: BrandCrea
 async def admin_update_brand(
     request: Request, principal: Admin, brand_id: DbIdPath, body: BrandUpdate
 ):
-    result = await _service(request).update_brand(principal, brand_id, body)
+    result = await _services(request).taxonomy.update_brand(principal, body.command(brand_id))
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.delete("/brands/{brand_id}", status_code=204)
 async def admin_delete_brand(request: Request, principal: Admin, brand_id: DbIdPath):
-    await _service(request).delete_brand(principal, brand_id)
+    await _services(request).taxonomy.delete_brand(principal, brand_id)
     return Response(status_code=204)
 
 
 @admin.get("/categories")
 async def admin_list_categories(request: Request, _: Admin):
-    return json_response(await _service(request).admin_categories(), headers=_NO_STORE)
+    return json_response(await _services(request).taxonomy.list_categories(), headers=_NO_STORE)
 
 
 @admin.post("/categories", status_code=201)
 async def admin_create_category(request: Request, principal: Admin, body: CategoryCreate):
-    result = await _service(request).create_category(principal, body)
+    result = await _services(request).taxonomy.create_category(principal, body.command())
     return json_response(result, status_code=201, headers=_NO_STORE)
 
 
@@ -278,13 +291,13 @@ async def admin_create_category(request: Request, principal: Admin, body: Catego
 async def admin_update_category(
     request: Request, principal: Admin, category_id: DbIdPath, body: CategoryUpdate
 ):
-    result = await _service(request).update_category(principal, category_id, body)
+    result = await _services(request).taxonomy.update_category(principal, body.command(category_id))
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.delete("/categories/{category_id}", status_code=204)
 async def admin_delete_category(request: Request, principal: Admin, category_id: DbIdPath):
-    await _service(request).delete_category(principal, category_id)
+    await _services(request).taxonomy.delete_category(principal, category_id)
     return Response(status_code=204)
 
 
@@ -295,7 +308,7 @@ async def admin_audit_log(
     entity: Literal["product", "variant", "brand", "category"] | None = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: DbIdQuery = None,
 ):
-    result = await _service(request).audit_log(entity, entity_id, limit, before)
+    result = await _services(request).writer.audit_log(entity, entity_id, limit, before)
     return json_response(result, headers=_NO_STORE)

@@ -1,25 +1,36 @@
 """Loads the demo catalog (deploy/demo/catalog.json) into the database, idempotently.
 
+The committed file is the one source (inventory reads its SKUs too); `python -m
+tools.catalog_demo` regenerates it.
+
 Rows are matched by slug (brands, categories, products) and SKU (variants): what exists is left
 alone, what is missing is added, so re-running `seed` is harmless. One transaction.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
 from vanity_common.db import Database
+from vanity_common.settings import REPO_ROOT
 
 from vanity_catalog import repository as repo
-from vanity_catalog.demo import load_demo
 from vanity_catalog.domain import normalise_tags, search_text, sort_name
 from vanity_catalog.settings import CatalogSettings
 from vanity_catalog.tables import brands, categories, product_tags, products, variants
 
 log = logging.getLogger(__name__)
+
+DEMO_FILE = REPO_ROOT / "deploy" / "demo" / "catalog.json"
+
+
+def load_demo(path: Path = DEMO_FILE) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def _ts(value: str | None, default: datetime) -> datetime:
@@ -152,17 +163,10 @@ async def load_catalog(db: Database, data: dict[str, Any]) -> dict[str, int]:
 
 
 async def seed(settings: CatalogSettings) -> None:
-    db = Database(settings.database_url)
-    try:
-        added = await load_catalog(db, load_demo())
-        log.info("catalog demo data loaded: %s", added)
-    finally:
-        await db.dispose()
-    if settings.redis_url and settings.cache_enabled:
-        from vanity_catalog.cache import cache_from_settings
+    from vanity_catalog.bootstrap import build_container
 
-        cache = cache_from_settings(settings)
-        try:
-            await cache.invalidate()  # running catalog processes must not serve the old catalog
-        finally:
-            await cache.close()
+    async with build_container(settings, pool_size=2) as services:
+        added = await load_catalog(services.db, load_demo())
+        log.info("catalog demo data loaded: %s", added)
+        # Running catalog processes sharing a Redis cache must not serve the old catalog.
+        await services.cache.invalidate()

@@ -1,4 +1,4 @@
-"""Composition root for checkout."""
+"""Checkout's web process: its container (bootstrap.py) plugged into the chassis."""
 
 from __future__ import annotations
 
@@ -6,20 +6,18 @@ from fastapi import FastAPI
 from vanity_common.app import ServiceParts, build_service_app
 
 from vanity_checkout import grpc_api, rest
-from vanity_checkout.service import OrderService
+from vanity_checkout.bootstrap import build_container
 from vanity_checkout.settings import CheckoutSettings, load_settings
 
 
-async def _startup(app: FastAPI) -> None:
-    app.state.orders = OrderService(app.state.db)
-
-
-def create_app(settings: CheckoutSettings | None = None) -> FastAPI:
+def create_app(settings: CheckoutSettings | None = None, **overrides) -> FastAPI:
+    """`overrides` go to `build_container` (fake ports, a clock)."""
+    settings = settings or load_settings()
     return build_service_app(
-        settings or load_settings(),
+        settings,
         ServiceParts(
-            routers=[rest.router, rest.internal],
+            routers=[rest.router],
+            container=lambda: build_container(settings, **overrides),
             register_grpc=grpc_api.register,
-            on_startup=[_startup],
         ),
     )

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from google.protobuf.timestamp_pb2 import Timestamp
 from vanity.checkout.v1 import checkout_pb2 as pb
 from vanity.checkout.v1 import checkout_pb2_grpc as pb_grpc
 from vanity.common.v1 import common_pb2
 from vanity_common.errors import FailedPrecondition
 
+from vanity_checkout.bootstrap import CheckoutContainer
 from vanity_checkout.domain import Order
+from vanity_checkout.service import OrderService
 
 
 def order_message(order: Order) -> pb.Order:
@@ -37,11 +38,11 @@ def order_message(order: Order) -> pb.Order:
 
 
 class CheckoutServicer(pb_grpc.CheckoutServiceServicer):
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
+    def __init__(self, orders: OrderService) -> None:
+        self.orders = orders
 
     async def GetOrder(self, request, context):
-        return order_message(await self.app.state.orders.get_order(request.order_id))
+        return order_message(await self.orders.get_order(request.order_id))
 
     async def ReportPaymentOutcome(self, request, context):
         raise FailedPrecondition(
@@ -50,6 +51,6 @@ class CheckoutServicer(pb_grpc.CheckoutServiceServicer):
         )
 
 
-def register(server, app: FastAPI) -> list[str]:
-    pb_grpc.add_CheckoutServiceServicer_to_server(CheckoutServicer(app), server)
+def register(server, container: CheckoutContainer) -> list[str]:
+    pb_grpc.add_CheckoutServiceServicer_to_server(CheckoutServicer(container.orders), server)
     return [pb.DESCRIPTOR.services_by_name["CheckoutService"].full_name]

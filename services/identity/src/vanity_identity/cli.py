@@ -9,7 +9,6 @@ import json
 import os
 import sys
 
-from vanity_common.db import Database
 from vanity_common.errors import ServiceError
 from vanity_common.migrations import migrate
 
@@ -60,18 +59,17 @@ def create_admin(settings: IdentitySettings, argv: list[str]) -> int:
         parser.error(f"unknown permissions: {', '.join(sorted(unknown))}")
 
     async def run() -> int:
-        from vanity_identity.app import build_service, load_keys
+        from vanity_identity.bootstrap import build_container
 
         settings.check_production()
         await migrate("vanity_identity", settings.database_url)
-        db = Database(settings.database_url)
-        try:
-            service = build_service(settings, db, load_keys(settings))
+        async with build_container(settings, pool_size=2) as services:
+            service = services.identity
             password = None
             from vanity_identity import repository
             from vanity_identity.domain import normalise_email
 
-            async with db.session() as session:
+            async with services.db.session() as session:
                 exists = await repository.user_id_by_email(session, normalise_email(args.email))
             if not exists:
                 password = _password(args)
@@ -83,8 +81,6 @@ def create_admin(settings: IdentitySettings, argv: list[str]) -> int:
                     )
                     return 2
             user, created = await service.create_admin(args.email, args.name, password, perms)
-        finally:
-            await db.dispose()
         verb = "created" if created else "promoted existing account"
         print(
             f"create-admin: {verb} {user.email} (id {user.id}, perms {','.join(sorted(user.permissions))})"

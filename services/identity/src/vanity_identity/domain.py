@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from email_validator import EmailNotValidError, validate_email
+from vanity_common.types import control_characters
 
 CUSTOMER = "customer"
 ADMIN = "admin"
@@ -64,17 +65,55 @@ class EmailInvalid(ValueError):
     pass
 
 
+def fold_email(raw: str) -> str:
+    """Compatibility-fold and case-fold (NFKC, casefold, NFKC again as Unicode recommends for
+    identifiers): fullwidth letters (U+FF21..), ligatures and `ß` become the plain letters they look
+    like, so look-alike addresses collide on the unique index."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", raw).casefold())
+
+
+# UTS 39's "highly restrictive" level: one script, or Latin with the scripts Chinese, Japanese
+# and Korean mix with it. Python's unicodedata has no Script property, so a letter's script is
+# read from its character name ("LATIN SMALL LETTER A", "CYRILLIC SMALL LETTER A").
+_NAME_SCRIPTS = {"CJK": "Han", "HIRAGANA": "Hiragana", "KATAKANA": "Katakana"}
+_ALLOWED_SCRIPT_MIXES = (
+    frozenset({"LATIN", "Han", "Hiragana", "Katakana"}),
+    frozenset({"LATIN", "Han", "BOPOMOFO"}),
+    frozenset({"LATIN", "Han", "HANGUL"}),
+)
+
+
+def letter_scripts(text: str) -> frozenset[str]:
+    scripts = set()
+    for char in text:
+        if unicodedata.category(char).startswith("L"):
+            first_word = unicodedata.name(char, "UNKNOWN").split(" ", 1)[0]
+            scripts.add(_NAME_SCRIPTS.get(first_word, first_word))
+    return frozenset(scripts)
+
+
+def is_mixed_script(text: str) -> bool:
+    """Letters from scripts that are not normally written together: "paypal" spelled with a
+    Cyrillic U+0430 for its first "a" is mixed; "müller", a Cyrillic-only or a Japanese name
+    (kanji with kana) are not."""
+    scripts = letter_scripts(text)
+    return len(scripts) > 1 and not any(scripts <= mix for mix in _ALLOWED_SCRIPT_MIXES)
+
+
 def normalise_email(raw: str) -> str:
-    """The canonical form used for uniqueness and look-ups: NFC, trimmed, lower case, with the
-    domain IDNA-normalised. Raises EmailInvalid for anything that is not an address."""
-    candidate = unicodedata.normalize("NFC", (raw or "").strip())
+    """The canonical form used for uniqueness and look-ups: trimmed, NFKC- and case-folded,
+    with the domain IDNA-normalised. Raises EmailInvalid for anything that is not an address
+    and for a local part mixing scripts (a look-alike of another address)."""
+    candidate = fold_email((raw or "").strip())
     if not candidate or len(candidate) > 254:
         raise EmailInvalid("not a valid e-mail address")
     try:
         result = validate_email(candidate, check_deliverability=False)
     except EmailNotValidError as exc:
         raise EmailInvalid(str(exc)) from exc
-    return result.normalized.lower()
+    if is_mixed_script(result.local_part):
+        raise EmailInvalid("the part before the @ mixes letters of different scripts")
+    return fold_email(result.normalized)
 
 
 def lookup_email(raw: str) -> str:
@@ -83,7 +122,7 @@ def lookup_email(raw: str) -> str:
     try:
         return normalise_email(raw)
     except EmailInvalid:
-        return unicodedata.normalize("NFC", (raw or "").strip()).lower()[:254]
+        return fold_email((raw or "").strip())[:254]
 
 
 def password_problems(
@@ -158,6 +197,16 @@ def judge_refresh(state: RefreshTokenState | None, now: datetime) -> RefreshOutc
     return RefreshOutcome.OK
 
 
+@dataclass(frozen=True)
+class EndedSession:
+    """A sign-in that ended before its refresh token expired: its access tokens are refused."""
+
+    session_id: str
+    user_id: str
+    ended_at: datetime
+    reason: str
+
+
 def reset_token_usable(expires_at: datetime, used_at: datetime | None, now: datetime) -> bool:
     return used_at is None and expires_at > now
 
@@ -194,7 +243,9 @@ def address_problems(values: dict[str, object], *, partial: bool) -> dict[str, s
                 problems[name] = "required"
             continue
         text = str(value).strip()
-        if name in ADDRESS_REQUIRED and not text:
+        if control_characters(text):
+            problems[name] = "must not contain control characters"
+        elif name in ADDRESS_REQUIRED and not text:
             problems[name] = "required"
         elif len(text) > limit:
             problems[name] = f"at most {limit} characters"

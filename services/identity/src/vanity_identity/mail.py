@@ -16,13 +16,19 @@ from pathlib import Path
 from vanity_identity.settings import IdentitySettings
 
 
-def build_message(sender: str, to: str, subject: str, body: str) -> EmailMessage:
+def build_message(
+    sender: str, to: str, subject: str, body: str, *, message_id: str | None = None
+) -> EmailMessage:
+    """`message_id`: the outbox message id, so a resend after a crash carries the same
+    Message-ID and mail systems can recognise the duplicate."""
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))
-    message["Message-ID"] = make_msgid(domain="vanity.shop")
+    message["Message-ID"] = (
+        f"<{message_id}@vanity.shop>" if message_id else make_msgid(domain="vanity.shop")
+    )
     message.set_content(body)
     return message
 

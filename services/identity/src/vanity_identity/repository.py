@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from vanity_identity.domain import (
     Address,
+    EndedSession,
     RefreshTokenState,
     User,
     decode_set,
@@ -298,6 +299,29 @@ async def session_is_active(session: AsyncSession, session_id: str, now: datetim
         )
     ).first()
     return row is not None and row.revoked_at is None and utc(row.expires_at) > now
+
+
+async def ended_sessions(
+    session: AsyncSession, *, after: datetime, after_id: str, not_before: datetime, limit: int
+) -> list[EndedSession]:
+    """Sessions ended after the keyset position (ended_at, id), oldest first; none ended before
+    `not_before` (their tokens have expired anyway)."""
+    start = max(after, not_before)
+    position = (
+        or_(
+            sessions.c.revoked_at > start,
+            and_(sessions.c.revoked_at == start, sessions.c.id > after_id),
+        )
+        if after >= not_before
+        else sessions.c.revoked_at >= start
+    )
+    rows = await session.execute(
+        select(sessions.c.id, sessions.c.user_id, sessions.c.revoked_at, sessions.c.revoke_reason)
+        .where(sessions.c.revoked_at.is_not(None), position)
+        .order_by(sessions.c.revoked_at, sessions.c.id)
+        .limit(limit)
+    )
+    return [EndedSession(r.id, r.user_id, utc(r.revoked_at), r.revoke_reason or "") for r in rows]
 
 
 # ---- password reset tokens

@@ -7,15 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
-from vanity_common.app import json_response
+from vanity_common.app import json_response, service_container
 from vanity_common.auth import CurrentUser, Principal, optional_principal, require_admin
 from vanity_common.errors import PermissionDenied, ServiceError
+from vanity_common.types import SafeText
 
 from vanity_identity.domain import Address, User
 from vanity_identity.service import IdentityService, TokenPair
 from vanity_identity.throttle import client_ip
-
-PASSWORD_TASK = "identity.send_password_reset_email"
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 me_router = APIRouter(prefix="/api/v1/me", tags=["me"])
@@ -31,7 +30,7 @@ class Body(BaseModel):
 
 class RegisterBody(Body):
     email: str = Field(max_length=320)
-    name: str = Field(max_length=400)
+    name: SafeText = Field(max_length=400)
     password: str = Field(max_length=1024)
 
 
@@ -58,7 +57,7 @@ class ResetConfirmBody(Body):
 
 
 class ProfilePatch(Body):
-    name: str | None = Field(default=None, max_length=400)
+    name: SafeText | None = Field(default=None, max_length=400)
 
 
 class PasswordChangeBody(Body):
@@ -67,15 +66,15 @@ class PasswordChangeBody(Body):
 
 
 class AddressBody(Body):
-    label: str | None = Field(default=None, max_length=400)
-    full_name: str | None = Field(default=None, max_length=400)
-    line1: str | None = Field(default=None, max_length=400)
-    line2: str | None = Field(default=None, max_length=400)
-    city: str | None = Field(default=None, max_length=400)
-    region: str | None = Field(default=None, max_length=400)
-    postal_code: str | None = Field(default=None, max_length=100)
-    country: str | None = Field(default=None, max_length=100)
-    phone: str | None = Field(default=None, max_length=100)
+    label: SafeText | None = Field(default=None, max_length=400)
+    full_name: SafeText | None = Field(default=None, max_length=400)
+    line1: SafeText | None = Field(default=None, max_length=400)
+    line2: SafeText | None = Field(default=None, max_length=400)
+    city: SafeText | None = Field(default=None, max_length=400)
+    region: SafeText | None = Field(default=None, max_length=400)
+    postal_code: SafeText | None = Field(default=None, max_length=100)
+    country: SafeText | None = Field(default=None, max_length=100)
+    phone: SafeText | None = Field(default=None, max_length=100)
     is_default_shipping: bool | None = None
     is_default_billing: bool | None = None
 
@@ -131,11 +130,11 @@ def tokens_json(pair: TokenPair, service: IdentityService) -> dict:
 
 
 def _service(request: Request) -> IdentityService:
-    return request.app.state.identity
+    return service_container(request).identity
 
 
 def _ip(request: Request) -> str:
-    return client_ip(request, request.app.state.trusted_proxies)
+    return client_ip(request, service_container(request).trusted_proxies)
 
 
 async def current_account(request: Request, principal: CurrentUser) -> User:
@@ -202,9 +201,7 @@ async def logout(request: Request, body: LogoutBody | None = None):
 
 @auth_router.post("/password-reset", status_code=202)
 async def password_reset(request: Request, body: ResetRequestBody):
-    address = await _service(request).screen_password_reset(body.email, ip=_ip(request))
-    if address is not None:
-        await request.app.state.enqueue(PASSWORD_TASK, address)
+    await _service(request).request_password_reset(body.email, ip=_ip(request))
     # One answer for known, unknown and throttled addresses: nothing to enumerate.
     return json_response(
         {"status": "accepted", "detail": "If an account exists, a reset link is on its way."},
@@ -336,7 +333,7 @@ async def admin_enable(request: Request, admin: Admin, user_id: str):
 @keys_router.get("/.well-known/jwks.json")
 async def jwks(request: Request):
     return json_response(
-        request.app.state.keys.jwks(), headers={"Cache-Control": "public, max-age=60"}
+        service_container(request).keys.jwks(), headers={"Cache-Control": "public, max-age=60"}
     )
 
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import secrets
 
-from vanity_common.db import Database
-
 from vanity_identity.settings import IdentitySettings
 
 DEMO_EMAIL = "demo@vanity.shop"
@@ -18,11 +16,10 @@ async def seed(settings: IdentitySettings) -> None:
     if settings.env != "development":
         print(f"identity seed: skipped (ENV={settings.env}; demo data is for development only)")
         return
-    from vanity_identity.app import build_service, load_keys
+    from vanity_identity.bootstrap import build_container
 
-    db = Database(settings.database_url)
-    try:
-        service = build_service(settings, db, load_keys(settings))
+    async with build_container(settings, pool_size=2) as services:
+        service, db = services.identity, services.db
         async with db.session() as session:
             from vanity_identity import repository
 
@@ -36,5 +33,3 @@ async def seed(settings: IdentitySettings) -> None:
         with os.fdopen(fd, "w") as fh:
             fh.write(f"email: {DEMO_EMAIL}\npassword: {password}\n")
         print(f"identity seed: demo customer {DEMO_EMAIL} / {password} (saved in {path})")
-    finally:
-        await db.dispose()

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.exc import IntegrityError
 from vanity_common.auth import Principal
@@ -20,6 +21,9 @@ from vanity_common.errors import (
     TooManyRequests,
     Unauthenticated,
 )
+from vanity_common.outbox import OutboxMessage, OutboxRelay, once_per_message
+from vanity_common.tasks import CelerySender
+from vanity_common.types import control_characters
 
 from vanity_identity import repository as repo
 from vanity_identity.domain import (
@@ -30,6 +34,7 @@ from vanity_identity.domain import (
     PERMISSIONS,
     Address,
     EmailInvalid,
+    EndedSession,
     RefreshOutcome,
     User,
     address_problems,
@@ -49,8 +54,21 @@ from vanity_identity.tokens import AccessTokenIssuer, hash_token, new_id, new_op
 log = logging.getLogger(__name__)
 
 INVALID_CREDENTIALS = "Invalid e-mail or password."
+RESET_TASK = "identity.send_password_reset_email"
+
+
+class TaskSender(Protocol):
+    """Sends an outbox message as the Celery task it names (`vanity_common.tasks.CelerySender`)."""
+
+    async def deliver(self, message: OutboxMessage) -> None: ...
+
+
 # Expired/revoked rows are kept this long, so a late replay is still recognised as reuse.
 PURGE_GRACE = timedelta(days=7)
+# Ended sessions are listed for as long as one of their access tokens can live, plus this.
+ENDED_SESSION_MARGIN_SECONDS = 60
+DEFAULT_ENDED_PAGE = 500
+MAX_ENDED_PAGE = 1000
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,13 @@ class TokenPair:
     refresh_expires_at: datetime
     session_id: str
     user: User
+
+
+@dataclass(frozen=True)
+class EndedSessionsPage:
+    sessions: list[EndedSession]
+    has_more: bool
+    server_time: datetime
 
 
 def _utcnow() -> datetime:
@@ -93,6 +118,7 @@ class IdentityService:
         throttle: Throttle,
         mailer: Mailer,
         clock: Callable[[], datetime] = _utcnow,
+        task_sender: TaskSender | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -101,6 +127,22 @@ class IdentityService:
         self.throttle = throttle
         self.mailer = mailer
         self.clock = clock
+        self._task_sender = task_sender
+        # The reset e-mail's way out: an outbox row, relayed to the Celery task after commit.
+        self.outbox = OutboxRelay(db, {RESET_TASK: self._send_task}, service="identity")
+
+    @property
+    def task_sender(self) -> TaskSender:
+        if self._task_sender is None:  # built on first use: no broker needed to start
+            self._task_sender = CelerySender(self.settings)
+        return self._task_sender
+
+    @task_sender.setter
+    def task_sender(self, sender: TaskSender) -> None:
+        self._task_sender = sender
+
+    async def _send_task(self, message: OutboxMessage) -> None:
+        await self.task_sender.deliver(message)
 
     def now(self) -> datetime:
         return self.clock()
@@ -117,6 +159,11 @@ class IdentityService:
     @staticmethod
     def _clean_name(name: str) -> str:
         cleaned = " ".join((name or "").split())
+        if control_characters(cleaned):
+            raise InvalidArgument(
+                "The name must not contain control characters.",
+                errors=[FieldError("name", "must not contain control characters")],
+            )
         if not cleaned or len(cleaned) > 200:
             raise InvalidArgument(
                 "A name of 1 to 200 characters is required.",
@@ -384,6 +431,23 @@ class IdentityService:
                     user_id=principal.user_id,
                 )
 
+    async def ended_sessions(
+        self, *, after: datetime, after_id: str, page_size: int
+    ) -> EndedSessionsPage:
+        """Sessions ended after a keyset position, for other services' deny lists. Sessions
+        ended longer ago than an access token lives (plus a margin) are left out: their tokens
+        have expired anyway."""
+        now = self.now()
+        not_before = now - timedelta(
+            seconds=self.settings.access_token_max_lifetime_seconds + ENDED_SESSION_MARGIN_SECONDS
+        )
+        page_size = min(max(page_size or DEFAULT_ENDED_PAGE, 1), MAX_ENDED_PAGE)
+        async with self.db.session() as session:
+            rows = await repo.ended_sessions(
+                session, after=after, after_id=after_id, not_before=not_before, limit=page_size + 1
+            )
+        return EndedSessionsPage(rows[:page_size], len(rows) > page_size, now)
+
     # ---- password reset
 
     async def screen_password_reset(self, email: str, *, ip: str) -> str | None:
@@ -398,9 +462,34 @@ class IdentityService:
             return None
         return address
 
-    async def send_password_reset(self, email: str) -> bool:
+    async def request_password_reset(self, email: str, *, ip: str) -> str | None:
+        """The HTTP use case: after the rate limits, the e-mail job is written to the outbox in
+        its own transaction (it survives a crash, a broker or a worker that is down) and relayed
+        to the Celery task right after the commit. Returns the message id, None when throttled.
+        The account is looked up by the task, so the answer's timing reveals nothing."""
+        address = await self.screen_password_reset(email, ip=ip)
+        if address is None:
+            return None
+        message_id = await self.db.write(lambda uow: uow.enqueue_task(RESET_TASK, address))
+        await self.outbox.deliver([message_id])  # a failure stays in the outbox for the sweep
+        return message_id
+
+    async def send_password_reset(self, email: str, message_id: str | None = None) -> bool:
         """The task's use case: creates a single-use token and e-mails the link. Unknown and
-        disabled accounts get nothing (the HTTP answer was the same 202 either way)."""
+        disabled accounts get nothing (the HTTP answer was the same 202 either way). With the
+        outbox message id, a redelivered message sends nothing more."""
+        if message_id is None:
+            return await self._send_password_reset(email, None)
+        sent = False
+
+        async def send_once() -> None:
+            nonlocal sent
+            sent = await self._send_password_reset(email, message_id)
+
+        await once_per_message(self.db, RESET_TASK, message_id, send_once)
+        return sent
+
+    async def _send_password_reset(self, email: str, message_id: str | None) -> bool:
         address = lookup_email(email)
         now = self.now()
         token = new_opaque_token()
@@ -426,7 +515,13 @@ class IdentityService:
             "stays unchanged.\n\n-- Vanity\n"
         )
         await self.mailer.send(
-            build_message(self.settings.mail_from, user.email, "Reset your Vanity password", body)
+            build_message(
+                self.settings.mail_from,
+                user.email,
+                "Reset your Vanity password",
+                body,
+                message_id=message_id,
+            )
         )
         return True
 

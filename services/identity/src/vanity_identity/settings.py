@@ -32,8 +32,6 @@ class IdentitySettings(ServiceSettings):
     reset_email_limits: str = "3/hour"
     # Namespace of the counters in Redis (shared by every identity replica of one shop).
     rate_limit_prefix: str = "identity"
-    # Peers whose X-Forwarded-For is believed (IPs or CIDRs, comma separated).
-    trusted_proxies: str = "127.0.0.1,::1"
 
     # Password reset by e-mail.
     reset_token_ttl_seconds: int = 1800

@@ -43,6 +43,8 @@ sessions = Table(
     Column("user_agent", String(255), nullable=True),
     Index("ix_sessions_user_id", "user_id"),
     Index("ix_sessions_expires_at", "expires_at"),
+    # Every service's verifier polls the sessions ended since its last look (ListEndedSessions).
+    Index("ix_sessions_revoked_at", "revoked_at", "id"),
 )
 
 refresh_tokens = Table(

@@ -8,6 +8,7 @@ from vanity_identity.settings import load_settings
 
 BEAT_SCHEDULE = {
     "identity-purge-expired": {"task": "identity.purge_expired", "schedule": 3600.0},
+    "identity-relay-outbox": {"task": "identity.relay_outbox", "schedule": 30.0},
 }
 
 settings = load_settings()

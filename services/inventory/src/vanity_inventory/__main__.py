@@ -6,20 +6,17 @@ import asyncio
 import json
 
 from vanity_common.cli import service_main
-from vanity_common.db import Database
 
-from vanity_inventory.app import build_service, create_app
+from vanity_inventory.app import create_app
+from vanity_inventory.bootstrap import build_container
 from vanity_inventory.seed import seed
 from vanity_inventory.settings import InventorySettings, load_settings
 
 
 def _with_service(settings: InventorySettings, use):
     async def run():
-        db = Database(settings.database_url, pool_size=2)
-        try:
-            return await use(build_service(db, settings))
-        finally:
-            await db.dispose()
+        async with build_container(settings, pool_size=2) as services:
+            return await use(services.inventory)
 
     return asyncio.run(run())
 

@@ -3,11 +3,11 @@ chassis interceptor turns into status codes plus the `vanity-error-reason` metad
 
 from __future__ import annotations
 
-from fastapi import FastAPI
 from google.protobuf.timestamp_pb2 import Timestamp
 from vanity.inventory.v1 import inventory_pb2 as pb
 from vanity.inventory.v1 import inventory_pb2_grpc as pb_grpc
 
+from vanity_inventory.bootstrap import InventoryContainer
 from vanity_inventory.domain import ReservationStatus, StockLevel
 from vanity_inventory.service import InventoryService, ReservationView
 
@@ -39,12 +39,8 @@ def _reservation(view: ReservationView) -> pb.Reservation:
 
 
 class InventoryServicer(pb_grpc.InventoryServiceServicer):
-    def __init__(self, app: FastAPI) -> None:
-        self.app = app
-
-    @property
-    def inventory(self) -> InventoryService:
-        return self.app.state.inventory
+    def __init__(self, inventory: InventoryService) -> None:
+        self.inventory = inventory
 
     async def GetAvailability(self, request, context):
         items = await self.inventory.availability(list(request.skus))
@@ -75,6 +71,6 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
         return _reservation(await self.inventory.get_reservation(request.order_id))
 
 
-def register(server, app: FastAPI) -> list[str]:
-    pb_grpc.add_InventoryServiceServicer_to_server(InventoryServicer(app), server)
+def register(server, container: InventoryContainer) -> list[str]:
+    pb_grpc.add_InventoryServiceServicer_to_server(InventoryServicer(container.inventory), server)
     return [pb.DESCRIPTOR.services_by_name["InventoryService"].full_name]

@@ -1,12 +1,15 @@
-"""Low-stock notifications: the service enqueues `inventory.notify_low_stock`; the task tells
-admins (in development: a log event and a line in `<data_dir>/notifications/low-stock.jsonl`)."""
+"""Low-stock notifications: the service writes `inventory.notify_low_stock` to its outbox, the
+relay sends the task, and the task tells admins (in development: a log event and a line in
+`<data_dir>/notifications/low-stock.jsonl`), once per message id."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from datetime import UTC, datetime
+
+from vanity_common.outbox import OutboxMessage
+from vanity_common.tasks import CelerySender
 
 from vanity_inventory.settings import InventorySettings
 
@@ -16,22 +19,25 @@ TASK_NAME = "inventory.notify_low_stock"
 
 
 class CeleryLowStockNotifier:
-    """Enqueues the notification task. Publishing is blocking I/O, so it runs in a thread, after
-    the stock change committed and outside any transaction."""
+    """Sends the notification task through the chassis' one Celery sender. The outbox relay
+    hands it the message (`deliver`), so the task id is the outbox message id and the task
+    dedupes redeliveries on it."""
 
     def __init__(self, settings: InventorySettings) -> None:
         self.settings = settings
-        self._celery = None
+        self._sender: CelerySender | None = None
 
-    def _publish(self, sku: str, available: int, threshold: int) -> None:
-        if self._celery is None:
-            from vanity_inventory.worker import build_celery
+    @property
+    def sender(self) -> CelerySender:
+        if self._sender is None:
+            self._sender = CelerySender(self.settings)
+        return self._sender
 
-            self._celery = build_celery(self.settings)
-        self._celery.send_task(TASK_NAME, args=[sku, available, threshold])
+    async def deliver(self, message: OutboxMessage) -> None:
+        await self.sender.deliver(message)
 
     async def __call__(self, sku: str, available: int, threshold: int) -> None:
-        await asyncio.to_thread(self._publish, sku, available, threshold)
+        await self.sender.send(TASK_NAME, [sku, available, threshold])
 
 
 def deliver_low_stock(settings: InventorySettings, sku: str, available: int, threshold: int):

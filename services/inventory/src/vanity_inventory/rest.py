@@ -8,32 +8,30 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Request
+from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
-from vanity_common.app import json_response
+from vanity_common.app import container, json_response
 from vanity_common.auth import Principal, require_admin
 from vanity_common.types import MAX_DB_ID
 
+from vanity_inventory.bootstrap import InventoryContainer
 from vanity_inventory.domain import LedgerKind
 from vanity_inventory.repository import LedgerRow
-from vanity_inventory.service import InventoryService, StockView
+from vanity_inventory.service import StockView
 
 router = APIRouter(prefix="/api/v1", tags=["availability"])
 admin = APIRouter(prefix="/api/v1/admin/stock", tags=["admin: stock"])
 
 Admin = Annotated[Principal, Depends(require_admin("inventory"))]
 Sku = Annotated[str, Path(min_length=1, max_length=64)]
-
-
-def _service(request: Request) -> InventoryService:
-    return request.app.state.inventory
+Container = Annotated[InventoryContainer, Depends(container)]
 
 
 @router.get("/availability")
 async def get_availability(
-    request: Request, sku: Annotated[list[str], Query(min_length=1, max_length=200)]
+    services: Container, sku: Annotated[list[str], Query(min_length=1, max_length=200)]
 ):
-    items = await _service(request).availability(sku)
+    items = await services.inventory.availability(sku)
     return json_response(
         {"items": [{"sku": a.sku, "known": a.known, "level": a.level.value} for a in items]},
         headers={"Cache-Control": "public, max-age=5"},
@@ -88,33 +86,33 @@ class AuditCorrection(BaseModel):
 
 @admin.get("")
 async def list_stock(
-    request: Request,
+    services: Container,
     _: Admin,
     low: bool = False,
     prefix: Annotated[str | None, Query(max_length=64)] = None,
     cursor: Annotated[str | None, Query(max_length=64, description="last SKU of the page")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
-    items = await _service(request).list_stock(low=low, after=cursor, limit=limit, prefix=prefix)
+    items = await services.inventory.list_stock(low=low, after=cursor, limit=limit, prefix=prefix)
     return json_response(
         {
             "items": [_stock(s) for s in items],
             "next_cursor": items[-1].sku if len(items) == limit else None,
-            "low_stock_threshold": _service(request).low_stock_threshold,
+            "low_stock_threshold": services.inventory.low_stock_threshold,
         }
     )
 
 
 @admin.get("/{sku}")
-async def get_stock(request: Request, _: Admin, sku: Sku):
-    return json_response(_stock(await _service(request).get_stock(sku)))
+async def get_stock(services: Container, _: Admin, sku: Sku):
+    return json_response(_stock(await services.inventory.get_stock(sku)))
 
 
 @admin.put("/{sku}")
 async def set_stock(
-    request: Request, principal: Admin, sku: Sku, body: Annotated[SetStock, Body()]
+    services: Container, principal: Admin, sku: Sku, body: Annotated[SetStock, Body()]
 ):
-    stock = await _service(request).set_stock(
+    stock = await services.inventory.set_stock(
         sku, body.on_hand, body.reason, actor=f"admin:{principal.user_id}"
     )
     return json_response(_stock(stock))
@@ -122,9 +120,9 @@ async def set_stock(
 
 @admin.post("/{sku}")
 async def adjust_stock(
-    request: Request, principal: Admin, sku: Sku, body: Annotated[AdjustStock, Body()]
+    services: Container, principal: Admin, sku: Sku, body: Annotated[AdjustStock, Body()]
 ):
-    stock = await _service(request).adjust_stock(
+    stock = await services.inventory.adjust_stock(
         sku,
         body.delta,
         body.reason,
@@ -136,7 +134,7 @@ async def adjust_stock(
 
 @admin.get("/{sku}/ledger")
 async def get_ledger(
-    request: Request,
+    services: Container,
     _: Admin,
     sku: Sku,
     cursor: Annotated[
@@ -144,7 +142,7 @@ async def get_ledger(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
-    entries = await _service(request).ledger(sku, before_id=cursor, limit=limit)
+    entries = await services.inventory.ledger(sku, before_id=cursor, limit=limit)
     return json_response(
         {
             "items": [_ledger(e) for e in entries],
@@ -155,9 +153,9 @@ async def get_ledger(
 
 @admin.post("/{sku}/audit-correction")
 async def audit_correction(
-    request: Request, principal: Admin, sku: Sku, body: Annotated[AuditCorrection, Body()]
+    services: Container, principal: Admin, sku: Sku, body: Annotated[AuditCorrection, Body()]
 ):
-    drift = await _service(request).correct_from_audit(
+    drift = await services.inventory.correct_from_audit(
         sku, body.reason, actor=f"admin:{principal.user_id}"
     )
     return json_response(

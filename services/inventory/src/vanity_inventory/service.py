@@ -5,12 +5,18 @@ Locking protocol (MariaDB; SQLite serialises writers with BEGIN IMMEDIATE instea
   `SELECT ... FOR UPDATE` / a conditional UPDATE for Commit, Release and expiry), then the stock
   rows of its lines in ascending SKU order, each with one conditional relative UPDATE;
 - no network call and no wait for another transaction's result happens while locks are held;
-- deadlocks and lock-wait timeouts re-run the whole transaction (`_write`).
+- deadlocks and lock-wait timeouts re-run the whole transaction (the chassis unit of work,
+  `db.write`).
 
 Expiry: an expired reservation stops counting at its expiry time because every availability
 read adds back active lines whose `expires_at` has passed. Reserve tries its conditional UPDATEs
 first; if one fails, it reclaims the expired reservations holding those SKUs (each in its own
 short transaction) and tries once more. The beat job reclaims the rest.
+
+Low stock: the transaction that claims a SKU's one notification per crossing
+(`low_stock_alerted_at`) also writes the notification to the outbox, so a claimed notification
+can no longer be lost; it is delivered right after the commit, and the beat sweep retries
+failed deliveries (backoff, then parked as dead) and claims crossings a crash left unclaimed.
 """
 
 from __future__ import annotations
@@ -25,8 +31,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
-from vanity_common.db import Database, is_retryable_db_error
+from vanity_common.db import Database
 from vanity_common.errors import (
     Conflict,
     FailedPrecondition,
@@ -35,6 +40,7 @@ from vanity_common.errors import (
     NotFound,
     ServiceError,
 )
+from vanity_common.outbox import OutboxMessage, OutboxRelay
 
 from vanity_inventory import domain, metrics
 from vanity_inventory import repository as repo
@@ -52,8 +58,11 @@ MAX_SKUS_PER_QUERY = 200
 MAX_PAGE = 200
 
 Clock = Callable[[], datetime]
-# notifier(sku, available, threshold): tells admins a SKU runs low (a Celery task in the app).
+# notifier(sku, available, threshold): tells admins a SKU runs low. The outbox relay calls it
+# after the claim committed; a notifier with a `deliver(message)` method (the Celery one) gets
+# the outbox message itself, so its task id is the message id and the task can dedupe on it.
 LowStockNotifier = Callable[[str, int, int], Awaitable[None] | None]
+LOW_STOCK_TOPIC = "inventory.notify_low_stock"  # the Celery task's name
 
 
 def utcnow() -> datetime:
@@ -172,23 +181,21 @@ class InventoryService:
         self.clock = clock
         self.notifier = notifier
         self.write_attempts = write_attempts
+        self.outbox = (
+            OutboxRelay(db, {LOW_STOCK_TOPIC: self._deliver_low_stock}, service="inventory")
+            if notifier is not None
+            else None
+        )
 
     # ------------------------------------------------------------------------ plumbing
 
     async def _write(self, work: Callable[[AsyncConnection], Awaitable]):
-        """Runs `work` in a fresh write transaction, again from the start on deadlock."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(is_retryable_db_error),
-            stop=stop_after_attempt(self.write_attempts),
-            wait=wait_random_exponential(multiplier=0.005, max=0.2),
-            reraise=True,
-        ):
-            with attempt:
-                if attempt.retry_state.attempt_number > 1:
-                    metrics.TX_RETRIES.inc()
-                async with self.db.connect(write=True) as conn:
-                    return await work(conn)
-        raise AssertionError("unreachable")
+        """`work(conn)` in the chassis unit of work (re-run from the start on deadlock)."""
+        return await self.db.write(
+            lambda uow: work(uow.conn),
+            attempts=self.write_attempts,
+            on_retry=metrics.TX_RETRIES.inc,
+        )
 
     def _view(self, row: repo.ReservationRow, now: datetime) -> ReservationView:
         return ReservationView(
@@ -462,24 +469,37 @@ class InventoryService:
             await self._claim_and_notify(sku, available, now)
 
     async def _claim_and_notify(self, sku: str, available: int, now: datetime) -> bool:
-        async with self.db.connect(write=True) as conn:
-            claimed = await repo.mark_low_stock_alerted(conn, sku, now)
-        if not claimed:
+        threshold = self.low_stock_threshold
+
+        async def work(uow) -> str | None:
+            if not await repo.mark_low_stock_alerted(uow.conn, sku, now):
+                return None
+            return await uow.enqueue_task(LOW_STOCK_TOPIC, sku, available, threshold)
+
+        message_id = await self.db.write(work, attempts=self.write_attempts)
+        if message_id is None:
             return False
         metrics.LOW_STOCK_NOTIFICATIONS.inc()
-        try:
-            result = self.notifier(sku, available, self.low_stock_threshold)
-            if inspect.isawaitable(result):
-                await result
-        except Exception:  # a lost notification must not undo a committed change
-            log.exception("low-stock notification failed", extra={"sku": sku})
+        # Delivered now; a failure stays in the outbox for the sweep (never undoes the change).
+        await self.outbox.deliver([message_id])
         return True
 
+    async def _deliver_low_stock(self, message: OutboxMessage) -> None:
+        deliver = getattr(self.notifier, "deliver", None)
+        if deliver is not None:
+            await deliver(message)
+            return
+        result = self.notifier(*message.payload["args"])
+        if inspect.isawaitable(result):
+            await result
+
     async def sweep_low_stock(self, limit: int = 500) -> int:
-        """Beat safety net: notifies SKUs that are low but whose notification was never sent
-        (e.g. the process stopped between the change and the notification)."""
+        """Beat safety net: retries notifications whose delivery failed (due ones), and
+        notifies SKUs that are low but were never claimed (the process stopped between the
+        change and the claim). Returns the number of new claims."""
         if self.notifier is None:
             return 0
+        await self.outbox.drain()
         now = self.clock()
         async with self.db.connect() as conn:
             rows = await repo.low_stock_candidates(

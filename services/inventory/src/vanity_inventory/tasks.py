@@ -2,23 +2,27 @@
 
 from __future__ import annotations
 
-from celery import shared_task
-from vanity_common.db import Database
-from vanity_common.tasks import bridge
+import asyncio
 
+from celery import shared_task
+from vanity_common.outbox import once_per_message
+from vanity_common.tasks import bridge, reliable_task
+
+from vanity_inventory.bootstrap import InventoryContainer, build_container
 from vanity_inventory.notifications import deliver_low_stock
 from vanity_inventory.service import InventoryService
 from vanity_inventory.settings import load_settings
 
 
+def container() -> InventoryContainer:
+    """One container per worker process, living on the bridge's event loop."""
+    return bridge.resource(
+        "inventory.container", lambda: build_container(load_settings(), pool_size=4)
+    )
+
+
 def _service() -> InventoryService:
-    def build() -> InventoryService:
-        from vanity_inventory.app import build_service
-
-        settings = load_settings()
-        return build_service(Database(settings.database_url, pool_size=4), settings)
-
-    return bridge.resource("inventory.service", build)
+    return container().inventory
 
 
 @shared_task(name="inventory.expire_reservations")
@@ -38,6 +42,12 @@ def sweep_low_stock() -> int:
     return bridge.run(_service().sweep_low_stock())
 
 
-@shared_task(name="inventory.notify_low_stock")
-def notify_low_stock(sku: str, available: int, threshold: int) -> str:
-    return str(deliver_low_stock(load_settings(), sku, available, threshold))
+@reliable_task("inventory.notify_low_stock", bind=True)
+def notify_low_stock(self, sku: str, available: int, threshold: int) -> bool:
+    """Sent by the outbox relay with the message id as task id: a redelivery is skipped."""
+    deps = container()
+
+    async def tell_admins() -> None:
+        await asyncio.to_thread(deliver_low_stock, deps.settings, sku, available, threshold)
+
+    return bridge.run(once_per_message(deps.db, self.name, self.request.id, tell_admins))

@@ -1,4 +1,4 @@
-"""Composition root for payments."""
+"""Payments' web process: its container (bootstrap.py) plugged into the chassis."""
 
 from __future__ import annotations
 
@@ -6,21 +6,19 @@ from fastapi import FastAPI
 from vanity_common.app import ServiceParts, build_service_app
 
 from vanity_payments import grpc_api, rest
-from vanity_payments.service import PaymentService
+from vanity_payments.bootstrap import build_container
 from vanity_payments.settings import PaymentsSettings, load_settings
 
 
-async def _startup(app: FastAPI) -> None:
-    settings: PaymentsSettings = app.state.settings
-    app.state.payments = PaymentService(
-        app.state.db,
-        settings.stripe_webhook_secret.get_secret_value(),
-        settings.stripe_webhook_tolerance_s,
-    )
-
-
-def create_app(settings: PaymentsSettings | None = None) -> FastAPI:
+def create_app(settings: PaymentsSettings | None = None, **overrides) -> FastAPI:
+    """`overrides` go to `build_container` (tests inject a provider, a checkout port, a
+    webhook sender or a clock)."""
+    settings = settings or load_settings()
     return build_service_app(
-        settings or load_settings(),
-        ServiceParts(routers=[rest.router], register_grpc=grpc_api.register, on_startup=[_startup]),
+        settings,
+        ServiceParts(
+            routers=[rest.router, rest.admin, rest.development],
+            container=lambda: build_container(settings, **overrides),
+            register_grpc=grpc_api.register,
+        ),
     )

@@ -22,27 +22,30 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from vanity.common.v1 import common_pb2 as vanity_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19vanity/cart/v1/cart.proto\x12\x0evanity.cart.v1\"!\n\x0eGetCartRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"7\n\x0fLockCartRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\"9\n\x11UnlockCartRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\"8\n\x10\x43learCartRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\")\n\x08\x43\x61rtLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"d\n\x04\x43\x61rt\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\'\n\x05lines\x18\x02 \x03(\x0b\x32\x18.vanity.cart.v1.CartLine\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x11\n\tlocked_by\x18\x04 \x01(\t2\x9d\x02\n\x0b\x43\x61rtService\x12?\n\x07GetCart\x12\x1e.vanity.cart.v1.GetCartRequest\x1a\x14.vanity.cart.v1.Cart\x12\x41\n\x08LockCart\x12\x1f.vanity.cart.v1.LockCartRequest\x1a\x14.vanity.cart.v1.Cart\x12\x45\n\nUnlockCart\x12!.vanity.cart.v1.UnlockCartRequest\x1a\x14.vanity.cart.v1.Cart\x12\x43\n\tClearCart\x12 .vanity.cart.v1.ClearCartRequest\x1a\x14.vanity.cart.v1.Cartb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19vanity/cart/v1/cart.proto\x12\x0evanity.cart.v1\x1a\x1dvanity/common/v1/common.proto\"!\n\x0eGetCartRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"7\n\x0fLockCartRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\"9\n\x11UnlockCartRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\"8\n\x10\x43learCartRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\"\xed\x02\n\x08\x43\x61rtLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\x12\x0e\n\x06priced\x18\x03 \x01(\x08\x12\x14\n\x0cproduct_name\x18\x04 \x01(\t\x12\x14\n\x0cvariant_name\x18\x05 \x01(\t\x12\x11\n\timage_url\x18\x06 \x01(\t\x12+\n\nunit_price\x18\x07 \x01(\x0b\x32\x17.vanity.common.v1.Money\x12+\n\nline_total\x18\x08 \x01(\x0b\x32\x17.vanity.common.v1.Money\x12\x0f\n\x07on_sale\x18\t \x01(\x08\x12\x13\n\x0bstock_known\x18\n \x01(\x08\x12/\n\x0bstock_state\x18\x0b \x01(\x0e\x32\x1a.vanity.cart.v1.StockState\x12\x18\n\x10\x62uyable_quantity\x18\x0c \x01(\x03\x12\x12\n\nbrand_name\x18\r \x01(\t\x12\x14\n\x0cproduct_slug\x18\x0e \x01(\t\"\xb5\x01\n\x04\x43\x61rt\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\'\n\x05lines\x18\x02 \x03(\x0b\x32\x18.vanity.cart.v1.CartLine\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x11\n\tlocked_by\x18\x04 \x01(\t\x12)\n\x08subtotal\x18\x05 \x01(\x0b\x32\x17.vanity.common.v1.Money\x12\x12\n\nitem_count\x18\x06 \x01(\x03\x12\x10\n\x08\x64\x65graded\x18\x07 \x03(\t*v\n\nStockState\x12\x1b\n\x17STOCK_STATE_UNSPECIFIED\x10\x00\x12\x18\n\x14STOCK_STATE_IN_STOCK\x10\x01\x12\x13\n\x0fSTOCK_STATE_LOW\x10\x02\x12\x1c\n\x18STOCK_STATE_OUT_OF_STOCK\x10\x03\x32\x9d\x02\n\x0b\x43\x61rtService\x12?\n\x07GetCart\x12\x1e.vanity.cart.v1.GetCartRequest\x1a\x14.vanity.cart.v1.Cart\x12\x41\n\x08LockCart\x12\x1f.vanity.cart.v1.LockCartRequest\x1a\x14.vanity.cart.v1.Cart\x12\x45\n\nUnlockCart\x12!.vanity.cart.v1.UnlockCartRequest\x1a\x14.vanity.cart.v1.Cart\x12\x43\n\tClearCart\x12 .vanity.cart.v1.ClearCartRequest\x1a\x14.vanity.cart.v1.Cartb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vanity.cart.v1.cart_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETCARTREQUEST']._serialized_start=45
-  _globals['_GETCARTREQUEST']._serialized_end=78
-  _globals['_LOCKCARTREQUEST']._serialized_start=80
-  _globals['_LOCKCARTREQUEST']._serialized_end=135
-  _globals['_UNLOCKCARTREQUEST']._serialized_start=137
-  _globals['_UNLOCKCARTREQUEST']._serialized_end=194
-  _globals['_CLEARCARTREQUEST']._serialized_start=196
-  _globals['_CLEARCARTREQUEST']._serialized_end=252
-  _globals['_CARTLINE']._serialized_start=254
-  _globals['_CARTLINE']._serialized_end=295
-  _globals['_CART']._serialized_start=297
-  _globals['_CART']._serialized_end=397
-  _globals['_CARTSERVICE']._serialized_start=400
-  _globals['_CARTSERVICE']._serialized_end=685
+  _globals['_STOCKSTATE']._serialized_start=837
+  _globals['_STOCKSTATE']._serialized_end=955
+  _globals['_GETCARTREQUEST']._serialized_start=76
+  _globals['_GETCARTREQUEST']._serialized_end=109
+  _globals['_LOCKCARTREQUEST']._serialized_start=111
+  _globals['_LOCKCARTREQUEST']._serialized_end=166
+  _globals['_UNLOCKCARTREQUEST']._serialized_start=168
+  _globals['_UNLOCKCARTREQUEST']._serialized_end=225
+  _globals['_CLEARCARTREQUEST']._serialized_start=227
+  _globals['_CLEARCARTREQUEST']._serialized_end=283
+  _globals['_CARTLINE']._serialized_start=286
+  _globals['_CARTLINE']._serialized_end=651
+  _globals['_CART']._serialized_start=654
+  _globals['_CART']._serialized_end=835
+  _globals['_CARTSERVICE']._serialized_start=958
+  _globals['_CARTSERVICE']._serialized_end=1243
 # @@protoc_insertion_point(module_scope)

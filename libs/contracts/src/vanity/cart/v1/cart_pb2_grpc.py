@@ -60,29 +60,38 @@ class CartServiceServicer:
     """Missing associated documentation comment in .proto file."""
 
     def GetCart(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The user's cart with live prices (catalog) and stock (inventory), one call to each. When a
+        dependency does not answer the cart still comes back: its lines have `priced` /
+        `stock_known` false and `degraded` names the dependency. INVALID_ARGUMENT without user_id.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def LockCart(self, request, context):
-        """Freezes the cart for a checkout so the lines cannot change while the saga runs. Idempotent
-        for the same checkout_id; FAILED_PRECONDITION / CART_LOCKED when another checkout holds it,
-        CART_EMPTY when there is nothing to buy.
+        """Freezes the cart for a checkout so the lines cannot change while the saga runs (every
+        shopper write answers 409 CART_LOCKED). Idempotent for the same checkout_id; answers the
+        priced cart, so checkout needs no GetCart after it.
+        Errors: FAILED_PRECONDITION / CART_LOCKED when another checkout holds it,
+        FAILED_PRECONDITION / CART_EMPTY when there is nothing to buy.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def UnlockCart(self, request, context):
-        """Unfreezes after a failed checkout. Idempotent; a no-op when not locked by checkout_id.
+        """Unfreezes after a failed or abandoned checkout (checkout's recovery calls it for a saga it
+        gives up on). Idempotent; a no-op when the cart is not locked by checkout_id. Answers the
+        quantities only (lines not `priced`, no dependency asked).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ClearCart(self, request, context):
-        """Empties the cart after a confirmed order. Idempotent per checkout_id.
+        """Empties and unlocks the cart after a confirmed order. Idempotent per checkout_id; a no-op
+        when checkout_id does not hold the lock (what the shopper added since is never lost).
+        Answers the quantities only, like UnlockCart.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!vanity/identity/v1/identity.proto\x12\x12vanity.identity.v1\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"U\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x10\n\x08\x64isabled\x18\x05 \x01(\x08\"8\n\x11GetAddressRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\naddress_id\x18\x02 \x01(\t\"\xb2\x01\n\x07\x41\x64\x64ress\x12\x12\n\naddress_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\r\n\x05line1\x18\x04 \x01(\t\x12\r\n\x05line2\x18\x05 \x01(\t\x12\x0c\n\x04\x63ity\x18\x06 \x01(\t\x12\x0e\n\x06region\x18\x07 \x01(\t\x12\x13\n\x0bpostal_code\x18\x08 \x01(\t\x12\x0f\n\x07\x63ountry\x18\t \x01(\t\x12\r\n\x05phone\x18\n \x01(\t2\xac\x01\n\x0fIdentityService\x12G\n\x07GetUser\x12\".vanity.identity.v1.GetUserRequest\x1a\x18.vanity.identity.v1.User\x12P\n\nGetAddress\x12%.vanity.identity.v1.GetAddressRequest\x1a\x1b.vanity.identity.v1.Addressb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!vanity/identity/v1/identity.proto\x12\x12vanity.identity.v1\"!\n\x0eGetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"U\n\x04User\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\r\n\x05\x65mail\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\r\n\x05roles\x18\x04 \x03(\t\x12\x10\n\x08\x64isabled\x18\x05 \x01(\x08\"8\n\x11GetAddressRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x12\n\naddress_id\x18\x02 \x01(\t\"\xb2\x01\n\x07\x41\x64\x64ress\x12\x12\n\naddress_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x11\n\tfull_name\x18\x03 \x01(\t\x12\r\n\x05line1\x18\x04 \x01(\t\x12\r\n\x05line2\x18\x05 \x01(\t\x12\x0c\n\x04\x63ity\x18\x06 \x01(\t\x12\x0e\n\x06region\x18\x07 \x01(\t\x12\x13\n\x0bpostal_code\x18\x08 \x01(\t\x12\x0f\n\x07\x63ountry\x18\t \x01(\t\x12\r\n\x05phone\x18\n \x01(\t\"_\n\x18ListEndedSessionsRequest\x12\x16\n\x0e\x65nded_after_us\x18\x01 \x01(\x03\x12\x18\n\x10\x61\x66ter_session_id\x18\x02 \x01(\t\x12\x11\n\tpage_size\x18\x03 \x01(\x05\"X\n\x0c\x45ndedSession\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x13\n\x0b\x65nded_at_us\x18\x03 \x01(\x03\x12\x0e\n\x06reason\x18\x04 \x01(\t\"y\n\x19ListEndedSessionsResponse\x12\x32\n\x08sessions\x18\x01 \x03(\x0b\x32 .vanity.identity.v1.EndedSession\x12\x10\n\x08has_more\x18\x02 \x01(\x08\x12\x16\n\x0eserver_time_us\x18\x03 \x01(\x03\x32\x9e\x02\n\x0fIdentityService\x12G\n\x07GetUser\x12\".vanity.identity.v1.GetUserRequest\x1a\x18.vanity.identity.v1.User\x12P\n\nGetAddress\x12%.vanity.identity.v1.GetAddressRequest\x1a\x1b.vanity.identity.v1.Address\x12p\n\x11ListEndedSessions\x12,.vanity.identity.v1.ListEndedSessionsRequest\x1a-.vanity.identity.v1.ListEndedSessionsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,6 +39,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETADDRESSREQUEST']._serialized_end=235
   _globals['_ADDRESS']._serialized_start=238
   _globals['_ADDRESS']._serialized_end=416
-  _globals['_IDENTITYSERVICE']._serialized_start=419
-  _globals['_IDENTITYSERVICE']._serialized_end=591
+  _globals['_LISTENDEDSESSIONSREQUEST']._serialized_start=418
+  _globals['_LISTENDEDSESSIONSREQUEST']._serialized_end=513
+  _globals['_ENDEDSESSION']._serialized_start=515
+  _globals['_ENDEDSESSION']._serialized_end=603
+  _globals['_LISTENDEDSESSIONSRESPONSE']._serialized_start=605
+  _globals['_LISTENDEDSESSIONSRESPONSE']._serialized_end=726
+  _globals['_IDENTITYSERVICE']._serialized_start=729
+  _globals['_IDENTITYSERVICE']._serialized_end=1015
 # @@protoc_insertion_point(module_scope)

@@ -1,8 +1,8 @@
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Iterable as _Iterable
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -57,3 +57,35 @@ class Address(_message.Message):
     country: str
     phone: str
     def __init__(self, address_id: _Optional[str] = ..., user_id: _Optional[str] = ..., full_name: _Optional[str] = ..., line1: _Optional[str] = ..., line2: _Optional[str] = ..., city: _Optional[str] = ..., region: _Optional[str] = ..., postal_code: _Optional[str] = ..., country: _Optional[str] = ..., phone: _Optional[str] = ...) -> None: ...
+
+class ListEndedSessionsRequest(_message.Message):
+    __slots__ = ("ended_after_us", "after_session_id", "page_size")
+    ENDED_AFTER_US_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    ended_after_us: int
+    after_session_id: str
+    page_size: int
+    def __init__(self, ended_after_us: _Optional[int] = ..., after_session_id: _Optional[str] = ..., page_size: _Optional[int] = ...) -> None: ...
+
+class EndedSession(_message.Message):
+    __slots__ = ("session_id", "user_id", "ended_at_us", "reason")
+    SESSION_ID_FIELD_NUMBER: _ClassVar[int]
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    ENDED_AT_US_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    session_id: str
+    user_id: str
+    ended_at_us: int
+    reason: str
+    def __init__(self, session_id: _Optional[str] = ..., user_id: _Optional[str] = ..., ended_at_us: _Optional[int] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class ListEndedSessionsResponse(_message.Message):
+    __slots__ = ("sessions", "has_more", "server_time_us")
+    SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    HAS_MORE_FIELD_NUMBER: _ClassVar[int]
+    SERVER_TIME_US_FIELD_NUMBER: _ClassVar[int]
+    sessions: _containers.RepeatedCompositeFieldContainer[EndedSession]
+    has_more: bool
+    server_time_us: int
+    def __init__(self, sessions: _Optional[_Iterable[_Union[EndedSession, _Mapping]]] = ..., has_more: _Optional[bool] = ..., server_time_us: _Optional[int] = ...) -> None: ...

@@ -44,6 +44,11 @@ class IdentityServiceStub:
                 request_serializer=vanity_dot_identity_dot_v1_dot_identity__pb2.GetAddressRequest.SerializeToString,
                 response_deserializer=vanity_dot_identity_dot_v1_dot_identity__pb2.Address.FromString,
                 _registered_method=True)
+        self.ListEndedSessions = channel.unary_unary(
+                '/vanity.identity.v1.IdentityService/ListEndedSessions',
+                request_serializer=vanity_dot_identity_dot_v1_dot_identity__pb2.ListEndedSessionsRequest.SerializeToString,
+                response_deserializer=vanity_dot_identity_dot_v1_dot_identity__pb2.ListEndedSessionsResponse.FromString,
+                _registered_method=True)
 
 
 class IdentityServiceServicer:
@@ -64,6 +69,15 @@ class IdentityServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEndedSessions(self, request, context):
+        """Sessions that ended (logout, account disabled, password change or reset, refresh-token
+        reuse), oldest first, for every service's token verifier: an access token whose `sid` is
+        listed here is refused before it expires. Keyset pagination on (ended_at_us, session_id).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IdentityServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -76,6 +90,11 @@ def add_IdentityServiceServicer_to_server(servicer, server):
                     servicer.GetAddress,
                     request_deserializer=vanity_dot_identity_dot_v1_dot_identity__pb2.GetAddressRequest.FromString,
                     response_serializer=vanity_dot_identity_dot_v1_dot_identity__pb2.Address.SerializeToString,
+            ),
+            'ListEndedSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEndedSessions,
+                    request_deserializer=vanity_dot_identity_dot_v1_dot_identity__pb2.ListEndedSessionsRequest.FromString,
+                    response_serializer=vanity_dot_identity_dot_v1_dot_identity__pb2.ListEndedSessionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -132,6 +151,33 @@ class IdentityService:
             '/vanity.identity.v1.IdentityService/GetAddress',
             vanity_dot_identity_dot_v1_dot_identity__pb2.GetAddressRequest.SerializeToString,
             vanity_dot_identity_dot_v1_dot_identity__pb2.Address.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEndedSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vanity.identity.v1.IdentityService/ListEndedSessions',
+            vanity_dot_identity_dot_v1_dot_identity__pb2.ListEndedSessionsRequest.SerializeToString,
+            vanity_dot_identity_dot_v1_dot_identity__pb2.ListEndedSessionsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,65 @@
+"""Catalog's composition root: everything its entry points use, built without FastAPI.
+
+The web app (app.py), the gRPC servicer and the CLI call `build_container`; tests pass
+overrides (a cache, a database).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vanity_common.bootstrap import Clock, ReadinessCheck, ServiceContainer, utcnow
+from vanity_common.db import Database
+from vanity_common.outbox import OutboxRelay
+
+from vanity_catalog.cache import ReadCache, cache_from_settings
+from vanity_catalog.service import AdminWriter, BrowseService, ProductAdmin, TaxonomyAdmin
+from vanity_catalog.settings import CatalogSettings, load_settings
+
+
+@dataclass(kw_only=True, eq=False)
+class CatalogContainer(ServiceContainer):
+    settings: CatalogSettings
+    cache: ReadCache
+    browse: BrowseService  # public reads and the internal price look-up
+    products: ProductAdmin  # admin: products and variants
+    taxonomy: TaxonomyAdmin  # admin: brands and categories
+    writer: AdminWriter  # admin writes' unit of work, audit trail and cache invalidation
+    # Cache-Control of the public reads (CATALOG_HTTP_MAX_AGE_SECONDS).
+    cache_control: str
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        return {**super().readiness_checks(), "cache": self.cache.ping}
+
+    def outbox_relays(self) -> list[OutboxRelay]:
+        return [self.writer.outbox]  # cache invalidations (catalog runs no worker)
+
+
+def build_container(
+    settings: CatalogSettings | None = None,
+    *,
+    cache: ReadCache | None = None,
+    clock: Clock = utcnow,
+    db: Database | None = None,
+    pool_size: int | None = None,
+) -> CatalogContainer:
+    settings = settings or load_settings()
+    core = CatalogContainer.core(settings, db=db, pool_size=pool_size)
+    cache = cache or cache_from_settings(settings)
+    writer = AdminWriter(core["db"], cache, clock=clock)
+    container = CatalogContainer(
+        **core,
+        clock=clock,
+        cache=cache,
+        browse=BrowseService(core["db"], cache),
+        products=ProductAdmin(writer, settings.currency),
+        taxonomy=TaxonomyAdmin(writer),
+        writer=writer,
+        cache_control=(
+            f"public, max-age={settings.http_max_age_seconds}"
+            if settings.http_max_age_seconds > 0
+            else "public, no-cache"
+        ),
+    )
+    container.on_close(cache.close)
+    return container

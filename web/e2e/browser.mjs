@@ -1,0 +1,435 @@
+// Browser tests: Debian's Chromium driven by playwright-core, against a running shop (the gateway).
+//
+//   node e2e/browser.mjs --base-url http://127.0.0.1:9000 --screenshots ../.data/screenshots
+//   (env ADMIN_EMAIL / ADMIN_PASSWORD: an admin account for the admin console flow; optional)
+//
+// Prints one JSON line per flow and a summary line {"summary": ...} with the measurements;
+// exits 1 when any flow failed. tests/e2e/test_web_browser.py runs it against a fresh suite.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import AxeBuilder from '@axe-core/playwright';
+import { chromium } from 'playwright-core';
+
+const { values: args } = parseArgs({
+  options: {
+    'base-url': { type: 'string', default: 'http://127.0.0.1:8000' },
+    screenshots: { type: 'string', default: '../.data/screenshots' },
+    chromium: { type: 'string', default: '/usr/bin/chromium' },
+    only: { type: 'string' },
+  },
+});
+const BASE = args['base-url'].replace(/\/$/, '');
+const SHOTS = resolve(args.screenshots);
+mkdirSync(SHOTS, { recursive: true });
+
+const PHONE = { width: 390, height: 844 };
+const DESKTOP = { width: 1366, height: 900 };
+const PASSWORD = 'correct horse battery staple 42';
+
+class Failure extends Error {}
+function check(condition, message) {
+  if (!condition) throw new Failure(message);
+}
+
+const results = [];
+const measurements = {};
+const screenshots = [];
+
+async function flow(name, body) {
+  if (args.only && !args.only.split(',').includes(name)) return;
+  const started = Date.now();
+  try {
+    await body();
+    results.push({ flow: name, ok: true, ms: Date.now() - started });
+  } catch (error) {
+    results.push({ flow: name, ok: false, ms: Date.now() - started, error: String(error?.stack ?? error) });
+  }
+  console.log(JSON.stringify(results.at(-1)));
+}
+
+// Playwright gives every launch a fresh, empty temporary --user-data-dir of its own.
+const browser = await chromium.launch({
+  executablePath: args.chromium,
+  headless: true,
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+    '--disable-quic',
+  ],
+});
+
+/** A fresh context (no cookies, no storage) that fails the test on any request leaving the shop. */
+async function newPage(viewport = DESKTOP) {
+  const context = await browser.newContext({ viewport, baseURL: BASE, locale: 'en-IE', reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  page.offsite = [];
+  page.consoleErrors = [];
+  page.on('request', (request) => {
+    const url = request.url();
+    if (!url.startsWith(BASE) && !url.startsWith('data:') && !url.startsWith('blob:')) page.offsite.push(url);
+  });
+  page.on('console', (message) => {
+    if (message.type() === 'error') page.consoleErrors.push(message.text());
+  });
+  page.on('pageerror', (error) => page.consoleErrors.push(String(error)));
+  return page;
+}
+
+async function closePage(page) {
+  check(page.offsite.length === 0, `requests left the shop: ${page.offsite.join(', ')}`);
+  const unexpected = page.consoleErrors.filter((e) => !/status of (400|401|403|404|409|422|429|503)/.test(e));
+  check(unexpected.length === 0, `console errors: ${unexpected.join(' | ')}`);
+  await page.context().close();
+}
+
+async function axe(page, label) {
+  const report = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+  const bad = report.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  measurements.axe ??= {};
+  measurements.axe[label] = {
+    serious_or_critical: bad.length,
+    all: report.violations.map((v) => `${v.id}(${v.impact})`),
+  };
+  check(
+    bad.length === 0,
+    `axe on ${label}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`).join(' | ')}`,
+  );
+}
+
+async function shoot(page, name) {
+  for (const [label, viewport] of [['desktop', DESKTOP], ['phone', PHONE]]) {
+    await page.setViewportSize(viewport);
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.waitForTimeout(50); // one frame for the layout to settle after the resize
+    const path = join(SHOTS, `${name}-${label}.png`);
+    await page.screenshot({ path, fullPage: false });
+    screenshots.push(path);
+  }
+  await page.setViewportSize(DESKTOP);
+}
+
+const grid = (page) => page.getByTestId('product-grid');
+
+/** Runs `action` and waits until the catalog answered the listing it caused and the page shows it. */
+async function listingAfter(page, action) {
+  const answered = page.waitForResponse((r) => r.url().includes('/api/v1/products?'));
+  await action();
+  await answered;
+  await page.waitForFunction(() => !document.querySelector('main .status-loading') && document.querySelector('[data-testid=product-grid], main .status-empty'));
+}
+const cards = (page) => page.getByTestId('product-card');
+
+function euros(text) {
+  const m = /€\s?([\d,]+\.\d{2})/.exec(text);
+  return m ? Number(m[1].replace(/,/g, '')) : NaN;
+}
+
+async function signInThroughForm(page, email, password) {
+  await page.goto('/signin');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+// ---- flows ------------------------------------------------------------------------------------
+
+await flow('home', async () => {
+  const page = await newPage();
+  await page.goto('/');
+  await grid(page).waitFor();
+  check((await cards(page).count()) > 0, 'home shows no featured products');
+  check(await page.getByRole('heading', { level: 1 }).isVisible(), 'home has no h1');
+  await axe(page, 'home');
+  await shoot(page, 'home');
+  await closePage(page);
+});
+
+await flow('listing-time-to-interactive', async () => {
+  // cold loads (a new context each: empty cache) of /products; interactive = the product grid
+  // rendered from the catalog's answer (the app's `listing:grid` mark). Median of five.
+  const samples = [];
+  for (let i = 0; i < 5; i++) {
+    const page = await newPage();
+    await page.goto('/products');
+    await grid(page).waitFor();
+    samples.push(
+      await page.evaluate(() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        const grid = performance.getEntriesByName('listing:grid')[0];
+        return {
+          dom_interactive_ms: Math.round(nav.domInteractive),
+          dom_content_loaded_ms: Math.round(nav.domContentLoadedEventEnd),
+          grid_rendered_ms: grid ? Math.round(grid.startTime) : null,
+        };
+      }),
+    );
+    await closePage(page);
+  }
+  check(samples.every((s) => s.grid_rendered_ms !== null), 'the listing never marked its grid as rendered');
+  const median = (key) => samples.map((s) => s[key]).sort((a, b) => a - b)[2];
+  measurements.listing = {
+    median_grid_rendered_ms: median('grid_rendered_ms'),
+    median_dom_interactive_ms: median('dom_interactive_ms'),
+    median_dom_content_loaded_ms: median('dom_content_loaded_ms'),
+    samples_grid_rendered_ms: samples.map((s) => s.grid_rendered_ms),
+  };
+});
+
+await flow('browse-filter-product-shade', async () => {
+  const page = await newPage();
+  await page.goto('/');
+  await page.getByRole('link', { name: 'Shop everything' }).click();
+  await page.waitForURL(/\/products$/);
+  await grid(page).waitFor();
+  const filters = page.locator('details.filters');
+  // brand filter by keyboard: focus the checkbox, press Space -> the URL carries the brand
+  const brand = filters.getByRole('checkbox', { name: /Atelier Rouge/ });
+  await brand.waitFor();
+  await brand.focus();
+  await listingAfter(page, () => page.keyboard.press('Space'));
+  check(/[?&]brand=atelier-rouge/.test(page.url()), `brand not in the URL: ${page.url()}`);
+  check((await cards(page).count()) > 0, 'no products for the brand');
+  for (const card of await cards(page).locator('.product-brand').allTextContents())
+    check(card === 'Atelier Rouge', `brand filter let through ${card}`);
+  // sort: price low to high, reflected in the URL and in the order
+  await listingAfter(page, () => page.getByLabel('Sort by').selectOption('price_asc'));
+  check(/sort=price_asc/.test(page.url()), `sort not in the URL: ${page.url()}`);
+  const prices = (await cards(page).locator('.product-price').allTextContents()).map(euros);
+  check(prices.length > 1 && prices.every((p, i) => i === 0 || prices[i - 1] <= p), `not sorted by price: ${prices}`);
+  // price range, typed in euros, sent as minor units
+  await page.getByLabel('From', { exact: true }).fill('20');
+  await page.getByLabel('To', { exact: true }).fill('40');
+  await listingAfter(page, () => page.getByRole('button', { name: 'Apply' }).click());
+  check(/min_price=2000&max_price=4000/.test(page.url()), `price range not in the URL: ${page.url()}`);
+  const ranged = (await cards(page).locator('.product-price').allTextContents()).map(euros);
+  check(ranged.every((p) => p >= 20 && p <= 40), `price range not applied: ${ranged}`);
+  // Back restores the previous state from the URL alone
+  await page.goBack();
+  await page.waitForURL((url) => !url.search.includes('min_price'));
+  // cursor pagination: Next adds a cursor, Previous returns to the first page
+  await page.goto('/products');
+  await grid(page).waitFor();
+  const firstPage = await cards(page).locator('.product-name').allTextContents();
+  await listingAfter(page, () => page.getByRole('button', { name: 'Next →' }).click());
+  check(/cursor=/.test(page.url()), `no cursor in the URL: ${page.url()}`);
+  const secondPage = await cards(page).locator('.product-name').allTextContents();
+  check(secondPage.length > 0 && secondPage[0] !== firstPage[0], 'Next showed the same page');
+  await listingAfter(page, () => page.getByRole('button', { name: '← Previous' }).click());
+  check(!page.url().includes('cursor='), `still a cursor in the URL: ${page.url()}`);
+  check((await cards(page).locator('.product-name').first().textContent()) === firstPage[0], 'Previous did not return');
+  // search
+  await page.getByRole('searchbox', { name: 'Search products' }).fill('foundation');
+  await listingAfter(page, () => page.keyboard.press('Enter'));
+  check(/q=foundation/.test(page.url()), `search not in the URL: ${page.url()}`);
+  await axe(page, 'listing');
+  await shoot(page, 'listing');
+  // a product with shades
+  await page.goto('/products?category=foundation');
+  await grid(page).waitFor();
+  await cards(page).first().locator('a.product-link').click();
+  await page.waitForURL(/\/products\/[a-z0-9-]+/);
+  const picker = page.getByRole('group', { name: /^Shade/ });
+  await picker.waitFor();
+  const price = await page.getByTestId('price').textContent();
+  check(/^€\d+\.\d{2}$/.test(price ?? ''), `price not formatted from minor units: ${price}`);
+  const shades = picker.getByRole('radio');
+  check((await shades.count()) > 2, 'fewer than three shades');
+  const before = await page.getByTestId('selected-shade').textContent();
+  const second = shades.nth(1);
+  await second.focus(); // keyboard: arrow keys move within the radio group
+  await page.keyboard.press('ArrowRight');
+  const after = await page.getByTestId('selected-shade').textContent();
+  check(after !== before, `picking a shade did not change the selection (${before})`);
+  await page.waitForURL((url) => url.searchParams.has('sku'));
+  const availability = page.getByTestId('availability');
+  await page.waitForFunction(() => !/Checking/.test(document.querySelector('[data-testid=availability]')?.textContent ?? 'Checking'));
+  check(/In stock|Only a few left|Out of stock/.test((await availability.textContent()) ?? ''), 'no availability shown');
+  await axe(page, 'product');
+  await shoot(page, 'product');
+  await closePage(page);
+});
+
+let customer = null;
+
+// Identity allows 10 auth calls a minute per client address, and every flow here comes from
+// 127.0.0.1: the flows together make 8 (register, its sign-in, three form sign-ins, one sign-out,
+// one reset request, one reset confirmation).
+await flow('register-sign-in-address-book', async () => {
+  const page = await newPage();
+  const email = `web-${Date.now().toString(36)}@example.com`;
+  await page.goto('/register');
+  await page.getByLabel('Name').fill('Web Shopper');
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Create account' }).click(); // registers, then signs in
+  await page.getByTestId('account-link').waitFor();
+  customer = { email, password: PASSWORD };
+  // nothing of the session is stored where a script could read it later
+  const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
+  check(stored[0] === 0 && stored[1] === 0 && stored[2] === '', `the page stored something: ${JSON.stringify(stored)}`);
+  await page.getByTestId('account-link').click();
+  await page.waitForURL(/\/account\/addresses$/);
+  await page.getByText('You have no saved addresses yet.').waitFor();
+  await page.getByRole('button', { name: 'Add an address' }).click();
+  await page.getByLabel('Label (e.g. Home)').fill('Home');
+  await page.getByLabel('Full name').fill('Web Shopper');
+  await page.getByLabel('Address line 1').fill('12 Rue des Fleurs');
+  await page.getByLabel('City').fill('Lyon');
+  await page.getByLabel('Postal code').fill('69001');
+  await page.getByLabel('Country (2-letter code, e.g. FR)').fill('FR');
+  await page.getByLabel('Use as my default shipping address').check();
+  await page.getByRole('button', { name: 'Save address' }).click();
+  const list = page.getByTestId('address-list');
+  await list.waitFor();
+  check(/12 Rue des Fleurs/.test((await list.textContent()) ?? ''), 'the new address is not listed');
+  await axe(page, 'address-book');
+  await shoot(page, 'address-book');
+  // tokens live in memory only: a reload ends the session (until identity's httpOnly cookie),
+  // and the address book sends the shopper to sign in, coming back afterwards
+  await page.reload();
+  await page.waitForURL(/\/signin\?next=%2Faccount%2Faddresses/);
+  await page.getByLabel('E-mail').waitFor();
+  await axe(page, 'sign-in');
+  await shoot(page, 'sign-in');
+  await closePage(page);
+});
+
+/** Opens /admin as a visitor would (typed URL), and signs in from the prompt it shows. */
+async function openAdminSignedInAs(page, email, password) {
+  await page.goto('/admin');
+  await page.getByRole('main').getByRole('link', { name: 'sign in', exact: true }).click();
+  await page.waitForURL(/\/signin\?next=%2Fadmin/);
+  await page.getByLabel('E-mail').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL(/\/admin$/);
+}
+
+await flow('customer-refused-admin', async () => {
+  check(customer, 'needs the customer from the register flow');
+  const page = await newPage();
+  await openAdminSignedInAs(page, customer.email, customer.password);
+  const refused = page.getByTestId('admin-refused');
+  await refused.waitFor();
+  check(/not allowed/i.test((await refused.textContent()) ?? ''), 'no "not allowed" message');
+  check((await page.getByRole('link', { name: 'Admin' }).count()) === 0, 'a customer sees the Admin link');
+  check((await page.getByRole('table').count()) === 0, 'a customer sees an admin table');
+  await shoot(page, 'admin-refused');
+  await closePage(page);
+});
+
+await flow('admin-console', async () => {
+  const email = process.env.ADMIN_EMAIL;
+  const password = process.env.ADMIN_PASSWORD;
+  if (!email || !password) throw new Failure('ADMIN_EMAIL / ADMIN_PASSWORD not given');
+  const page = await newPage();
+  await openAdminSignedInAs(page, email, password);
+  const products = page.getByRole('region', { name: 'Products' });
+  await products.waitFor();
+  check((await products.getByRole('row').count()) > 10, 'the admin products table is empty');
+  await shoot(page, 'admin-products');
+  await page.getByRole('link', { name: 'Stock' }).click();
+  const stock = page.getByRole('region', { name: 'Stock' });
+  await stock.waitFor();
+  const firstRows = await stock.getByRole('row').count();
+  check(firstRows > 10, 'the admin stock table is empty');
+  await page.getByRole('button', { name: 'Show more' }).click();
+  await page.waitForFunction((n) => document.querySelectorAll('[aria-label=Stock] tr').length > n, firstRows);
+  await axe(page, 'admin-stock');
+  await shoot(page, 'admin-stock');
+  await closePage(page);
+});
+
+await flow('guest-bag-merged-at-sign-in', async () => {
+  check(customer, 'needs the customer from the register flow');
+  const page = await newPage();
+  await page.goto('/products?category=lipstick');
+  await grid(page).waitFor();
+  await cards(page).first().locator('a.product-link').click();
+  const picker = page.getByRole('group', { name: /^Shade/ });
+  await picker.waitFor();
+  await picker.locator('label.option').nth(1).click(); // a mouse user clicks the swatch
+  const shade = await page.getByTestId('selected-shade').textContent();
+  await page.getByRole('button', { name: 'Add to bag' }).click();
+  const bag = page.getByRole('dialog', { name: 'Your bag' });
+  await bag.waitFor();
+  await bag.getByTestId('bag-line').first().waitFor();
+  check((await bag.getByTestId('bag-line').count()) === 1, 'the bag does not hold one line');
+  check(((await bag.getByTestId('bag-line').textContent()) ?? '').includes(shade ?? '?'), `the bag line is not the ${shade} shade`);
+  await shoot(page, 'bag');
+  await page.keyboard.press('Escape');
+  await bag.waitFor({ state: 'detached' });
+  check(await page.getByTestId('bag-button').evaluate((el) => el === document.activeElement), 'focus did not return to the bag button');
+  // sign in inside the app (a reload would drop the in-memory guest token): the carts merge
+  await page.getByRole('link', { name: 'Sign in', exact: true }).click();
+  await page.getByLabel('E-mail').fill(customer.email);
+  await page.getByLabel('Password').fill(customer.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('account-link').waitFor();
+  await page.waitForFunction(() => Number(document.querySelector('.bag-count')?.textContent) >= 1);
+  await page.getByTestId('bag-button').click();
+  const merged = page.getByRole('dialog', { name: 'Your bag' });
+  await merged.getByTestId('bag-line').first().waitFor();
+  check(((await merged.textContent()) ?? '').includes(shade ?? '?'), 'the guest line is not in the signed-in bag');
+  await axe(page, 'bag');
+  await page.keyboard.press('Escape');
+  // signing out forgets the shopper's bag on this page (it stays theirs on the server)
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('link', { name: 'Sign in', exact: true }).waitFor();
+  check((await page.locator('.bag-count').textContent()) === '0', 'the bag still shows after signing out');
+  await closePage(page);
+});
+
+await flow('password-reset-pages', async () => {
+  check(customer, 'needs the customer from the register flow');
+  const page = await newPage();
+  await page.goto('/signin');
+  await page.getByRole('link', { name: 'Forgot your password?' }).click();
+  await page.getByLabel('E-mail').fill(customer.email);
+  await page.getByRole('button', { name: 'Send reset link' }).click();
+  await page.getByText(/a reset link is on its way/).waitFor();
+  // the e-mailed link's page: a wrong token is refused with a way to ask again
+  await page.goto('/reset-password?token=not-a-real-token-0000000000');
+  await page.getByLabel('New password').fill('another long pass phrase 77');
+  await page.getByRole('button', { name: 'Change password' }).click();
+  const alert = page.getByRole('alert');
+  await alert.getByText('This password reset link is invalid or has expired.').waitFor();
+  check((await alert.getByRole('link', { name: 'Ask for a new link' }).count()) === 1, 'no way to ask for a new link');
+  await shoot(page, 'reset-invalid');
+  await closePage(page);
+});
+
+await flow('friendly-errors-with-retry', async () => {
+  const page = await newPage();
+  let failures = [503, 429];
+  await page.route('**/api/v1/products?*', async (route) => {
+    const status = failures.shift();
+    if (status === undefined) return route.continue();
+    return route.fulfill({
+      status,
+      contentType: 'application/json',
+      headers: status === 429 ? { 'Retry-After': '3' } : {},
+      body: JSON.stringify({ message: status === 429 ? 'API rate limit exceeded' : 'name resolution failed' }),
+    });
+  });
+  await page.goto('/products');
+  const alert = page.getByRole('alert');
+  await alert.getByText('The shop is briefly unavailable. Please try again in a moment.').waitFor();
+  await shoot(page, 'error-503');
+  await alert.getByRole('button', { name: 'Try again' }).click();
+  await page.getByRole('alert').getByText('Too many requests right now. Please wait 3 seconds and try again.').waitFor();
+  await page.getByRole('alert').getByRole('button', { name: 'Try again' }).click();
+  await grid(page).waitFor();
+  await closePage(page);
+});
+
+await browser.close();
+const failed = results.filter((r) => !r.ok);
+console.log(JSON.stringify({ summary: { passed: results.length - failed.length, failed: failed.map((f) => f.flow), measurements, screenshots } }));
+process.exit(failed.length ? 1 : 0);
