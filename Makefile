@@ -9,7 +9,8 @@ PY := .venv/bin/python
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 .PHONY: help uv kubectl deck install proto proto-check lint format test test-fast run migrate seed \
-        bench bench-chassis bench-outbox load k8s-check k8s-config docker-check migration clean
+        bench bench-chassis bench-outbox load k8s-check k8s-config docker-check migration clean \
+        backup dr-drill monitoring-check
 
 help: ## list the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | \
@@ -45,7 +46,7 @@ format: install ## apply ruff's fixes and formatting
 	$(UV) run --frozen ruff check --fix .
 	$(UV) run --frozen ruff format .
 
-test: install proto-check lint gateway-validate k8s-check docker-check web-test web chromium ## lint, contract, gateway and deployment checks, the whole test suite
+test: install proto-check lint gateway-validate k8s-check monitoring-check docker-check web-test web chromium ## lint, contract, gateway and deployment checks, the whole test suite
 	$(UV) run --frozen pytest -q -p no:cacheprovider
 
 test-fast: install ## the test suite only, SQLite only (no MariaDB)
@@ -84,6 +85,21 @@ bench-outbox: install ## transactional outbox on MariaDB: commit latency with/wi
 	$(PY) -m tools.bench_outbox
 
 bench: bench-chassis bench-outbox catalog-bench inventory-bench gateway-bench ## every benchmark (see each service's docs)
+
+monitoring-check: install ## promtool check + unit tests of the alert rules; dashboards and rules query only exported metrics
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	  else echo "promtool is missing: sudo apt-get install prometheus" >&2; exit 1; fi; }
+	$(PY) deploy/monitoring/build.py --check
+	promtool check rules deploy/monitoring/rules/*.yaml
+	promtool test rules deploy/monitoring/tests/*.yaml
+	$(UV) run --frozen pytest -q -p no:cacheprovider tests/ops/test_monitoring.py
+
+backup: install ## dump every vanity_* database (+ binlog positions, manifest) into .data/backups (MARIADB_HOST/PORT/USER/PASSWORD)
+	$(PY) -m tools.backup
+
+dr-drill: install ## disaster-recovery drill on a scratch MariaDB: backup, loss, point-in-time restore, verify, RTO/RPO
+	$(PY) -m tools.dr_drill
 
 clean: ## remove local data (SQLite files, keys, broker folder)
 	rm -rf .data

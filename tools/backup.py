@@ -211,7 +211,8 @@ def take_backup(
     databases = databases if databases is not None else service_databases(server)
     if not databases:
         raise RuntimeError(
-            f"no {DATABASE_PATTERN.replace(chr(92), '')} databases on {server.describe()}"
+            f"no vanity_* databases on {server.describe()} (the services create them when "
+            "their *_DATABASE_URL points at MariaDB: README, 'Running against MySQL/MariaDB')"
         )
     version, binlog = _server_facts(server)
     now = datetime.now(UTC)

@@ -5,8 +5,15 @@
 2. Renders every overlay with `kubectl kustomize` (kustomize v5: components, replacements).
 3. Validates every object against the Kubernetes JSON schemas (kubernetes-validate, strict:
    unknown fields are errors) for KUBE_VERSION, without a cluster.
-4. Checks the project's rules that a schema cannot express (see `check_objects`): probes,
-   requests and limits, non-root, selectors and HPA/PDB/Service references, no literal secret.
+4. Checks the project's rules that a schema cannot express (see `check_objects`): probes
+   (a native gRPC health probe on each service), requests and limits, hardening (non-root,
+   read-only root with an emptyDir /tmp, seccomp, no token), selectors and HPA/PDB/Service
+   references, a PDB for every workload, no literal secret.
+5. Checks the manifests against the code: Celery worker/beat Deployments exactly for the
+   services whose source has tasks/a beat schedule (`celery_roles`), and NetworkPolicies
+   (default-deny) whose allowed connections (`allowed_connections`, Kubernetes semantics) are
+   exactly those the code and its settings need (`expected_connections`: the gRPC graph is read
+   from the stub imports in services/*/src and libs/common, `grpc_call_graph`).
 
 Exits 1 naming every problem, 0 when there is none.
 """
@@ -36,6 +43,9 @@ from tools import k8s_kong_config
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
+MONITORING_RULES = ROOT / "deploy" / "monitoring" / "rules"
+# kustomize reads nothing outside its root: the rules are copied in (git-ignored) before a render
+PROMETHEUS_RULES = K8S / "base" / "observability" / "prometheus-rules.yaml"
 OVERLAYS = ("dev", "production")
 KUBE_VERSION = "1.31.0"
 MIN_KUSTOMIZE_MAJOR = 5
@@ -177,14 +187,18 @@ def _api_service_rules(objs: list[Obj], problems: list[str]) -> None:
             problems.append(f"Deployment/{svc}: readinessProbe is not GET /readyz")
         if not main.get("startupProbe"):
             problems.append(f"Deployment/{svc}: no startupProbe")
+        # gRPC on 50051 is mutual TLS, which the kubelet's native probe cannot speak: it probes
+        # the plaintext health-only port (GRPC_HEALTH_PORT, docs/grpc.md).
         if not any(
-            ((main.get(p) or {}).get("grpc") or {}).get("port") == 50051
+            ((main.get(p) or {}).get("grpc") or {}).get("port") == 50050
             for p in ("livenessProbe", "readinessProbe", "startupProbe")
         ):
-            problems.append(f"Deployment/{svc}: no gRPC health probe on port 50051")
+            problems.append(f"Deployment/{svc}: no gRPC health probe on port 50050")
         ports = {p.get("name"): p.get("containerPort") for p in main.get("ports") or []}
         if ports.get("http") != 8080 or ports.get("grpc") != 50051:
             problems.append(f"Deployment/{svc}: container ports are not http 8080 + grpc 50051")
+        if ports.get("grpc-health") != 50050:
+            problems.append(f"Deployment/{svc}: no container port grpc-health 50050")
         migrates = any(
             (c.get("args") or [])[:1] == ["migrate"] for c in spec.get("initContainers") or []
         ) or any(
@@ -318,7 +332,10 @@ def _check_references(objs: list[Obj], problems: list[str], overlay: str) -> Non
         if sa and sa != "default":
             refs.append(("ServiceAccount", sa))
         for kind, name in refs:
-            operator_made = kind == "Secret" and (overlay != "dev" or name == "identity-keys")
+            # dev too: signing keys and gRPC certificates are made by hand or cert-manager
+            operator_made = kind == "Secret" and (
+                overlay != "dev" or name == "identity-keys" or name.endswith("-grpc-tls")
+            )
             if f"{kind}/{name}" not in present and not operator_made:
                 problems.append(f"{ident(w)}: refers to {kind}/{name}, which is not rendered")
 
@@ -539,9 +556,8 @@ class Endpoint:
         return next((n for name, n, _ in self.ports if name == port), None)
 
 
-Connection = tuple[
-    str, str, str, str, int, str
-]  # src name, component, dst name, component, port, protocol
+# (source name, source component, destination name, destination component, port, protocol)
+Connection = tuple[str, str, str, str, int, str]
 
 
 def _selects(selector: Obj | None, labels: dict[str, str]) -> bool:
@@ -564,6 +580,8 @@ def _selects(selector: Obj | None, labels: dict[str, str]) -> bool:
 
 
 def _peer_matches(peer: Obj, other: Endpoint) -> bool:
+    """An ipBlock stands for addresses outside the cluster only (on a real cluster pod IPs in
+    the range match too; those pods still admit only what their own ingress allows)."""
     if "ipBlock" in peer:
         return other.is_external
     if other.is_external:
@@ -578,7 +596,9 @@ def _peer_matches(peer: Obj, other: Endpoint) -> bool:
     return _selects(peer.get("podSelector", {}), labels)
 
 
-def _rule_allows(rule: Obj, peers_key: str, other: Endpoint, dst: Endpoint, port: int, proto: str):
+def _rule_allows(
+    rule: Obj, peers_key: str, other: Endpoint, dst: Endpoint, port: int, proto: str
+) -> bool:
     ports = rule.get("ports") or []
     if ports and not any(
         p.get("protocol", "TCP") == proto
@@ -838,6 +858,45 @@ def _check_celery(objs: list[Obj], problems: list[str], root: Path = ROOT) -> No
                 problems.append(f"Deployment/{svc}-beat: not 1 replica with strategy Recreate")
 
 
+GRPC_TLS_DIR = "/var/run/vanity/grpc-tls"
+
+
+def check_grpc_tls(objs: list[Obj], problems: list[str]) -> None:
+    """Internal gRPC is mutual TLS (docs/grpc.md): the settings point into GRPC_TLS_DIR, every
+    API and worker pod mounts its own `<service>-grpc-tls` Secret there, and each service's
+    GRPC_ALLOWED_CALLERS is exactly the services whose code calls it (grpc_call_graph)."""
+    config = _find_data(objs, "ConfigMap", "vanity-config") or {}
+    for key, file in (("CA", "ca.crt"), ("CERT", "tls.crt"), ("KEY", "tls.key")):
+        if config.get(f"GRPC_TLS_{key}_FILE") != f"{GRPC_TLS_DIR}/{file}":
+            problems.append(f"vanity-config: GRPC_TLS_{key}_FILE is not {GRPC_TLS_DIR}/{file}")
+    graph = grpc_call_graph()
+    by_id = {ident(o): o for o in objs}
+    for svc in SERVICES:
+        callers = sorted(c for c, peers in graph.items() if svc in peers)
+        configured = config.get(f"{svc.upper()}_GRPC_ALLOWED_CALLERS", "")
+        if sorted(filter(None, (c.strip() for c in configured.split(",")))) != callers:
+            problems.append(
+                f"vanity-config: {svc.upper()}_GRPC_ALLOWED_CALLERS is {configured!r}, "
+                f"the code's callers are {','.join(callers)!r}"
+            )
+        for name in (svc, f"{svc}-worker"):
+            workload = by_id.get(f"Deployment/{name}")
+            if workload is None:
+                continue
+            spec = (pod_template(workload) or {}).get("spec") or {}
+            volumes = {
+                v.get("name"): (v.get("secret") or {}).get("secretName")
+                for v in spec.get("volumes") or []
+            }
+            mounted = {
+                volumes.get(m.get("name"))
+                for m in spec["containers"][0].get("volumeMounts") or []
+                if m.get("mountPath") == GRPC_TLS_DIR
+            }
+            if mounted != {f"{svc}-grpc-tls"}:
+                problems.append(f"Deployment/{name}: does not mount Secret {svc}-grpc-tls")
+
+
 def check_objects(objs: list[Obj], overlay: str) -> list[str]:
     """Every project rule on one rendered overlay; returns the problems."""
     problems: list[str] = []
@@ -861,6 +920,7 @@ def check_objects(objs: list[Obj], overlay: str) -> list[str]:
     check_kong_config(objs, problems)
     _check_celery(objs, problems)
     _check_network(objs, problems)
+    check_grpc_tls(objs, problems)
     return problems
 
 
@@ -879,6 +939,24 @@ def validate_schemas(objs: list[Obj], version: str = KUBE_VERSION) -> list[str]:
                 f"{ident(obj)}: no Kubernetes {version} schema for {obj.get('apiVersion')}"
             )
     return problems
+
+
+def ensure_prometheus_rules(
+    source: Path = MONITORING_RULES, target: Path = PROMETHEUS_RULES
+) -> str:
+    """Copy the groups of every deploy/monitoring/rules/*.yaml into one rule file where the
+    base's `prometheus-rules` configMapGenerator reads it (no groups when there is none yet)."""
+    groups: list[Obj] = []
+    files = sorted(source.glob("*.yaml")) if source.is_dir() else []
+    for path in files:
+        groups += (yaml.safe_load(path.read_text()) or {}).get("groups") or []
+    text = (
+        "# GENERATED by tools/check_k8s.py from deploy/monitoring/rules/*.yaml; do not edit\n"
+        + yaml.safe_dump({"groups": groups}, sort_keys=False, allow_unicode=True, width=1000)
+    )
+    if not target.is_file() or target.read_text() != text:
+        target.write_text(text)
+    return f"{len(groups)} rule group(s) from {len(files)} file(s)"
 
 
 class RenderError(Exception):
@@ -918,6 +996,8 @@ def render(overlay_dir: Path) -> list[Obj]:
 
 def check_tree(k8s_dir: Path = K8S, *, quiet: bool = True) -> list[str]:
     problems: list[str] = []
+    if k8s_dir == K8S:
+        ensure_prometheus_rules()
     for overlay in OVERLAYS:
         try:
             objs = render(k8s_dir / "overlays" / overlay)
@@ -953,6 +1033,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     ).parse_args()
     print(f"kong config: {k8s_kong_config.ensure()}")
+    print(f"prometheus rules: {ensure_prometheus_rules()}")
     with contextlib.suppress(RenderError):
         for w in warnings(render(K8S / "overlays" / "production")):
             print(f"WARNING {w}", file=sys.stderr)

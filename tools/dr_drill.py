@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -36,8 +38,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pymysql
+
+if TYPE_CHECKING:
+    from vanity_inventory.service import InventoryService
 
 from tools.backup import Server, restore_backup, take_backup
 
@@ -45,6 +51,15 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVICES = ("identity", "catalog", "inventory", "cart", "checkout", "payments")
 SERVER_ID = 4242
 BINLOG_BASENAME = "drill-bin"
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: Linux sends it SIGTERM when the drill dies, even by SIGKILL,
+    so no scratch server outlives the drill."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -120,6 +135,7 @@ class ScratchMariaDB:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -201,6 +217,7 @@ class Traffic:
 
     name: str
     step: Callable[[int], Awaitable[None]]
+    every: int = 1  # runs on every n-th round
     acknowledged: int = 0
 
 
@@ -210,7 +227,7 @@ class Shop:
 
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     traffic: list[Traffic] = field(default_factory=list)
-    inventory: object | None = None
+    inventory: InventoryService | None = None
 
     async def aclose(self) -> None:
         for close in reversed(self.closers):
@@ -218,12 +235,25 @@ class Shop:
 
 
 async def open_shop(scratch: ScratchMariaDB, data_dir: Path) -> Shop:
+    """Each service through its own bootstrap (what its web app and workers build); the
+    traffic calls their use cases. Checkout joins with an "orders" Traffic (place an order
+    through its use case) once it has one, and the verification then adds "every confirmed
+    order has its payment"."""
+    shop = Shop()
+    try:
+        await _open_services(shop, scratch, data_dir)
+    except BaseException:
+        await shop.aclose()
+        raise
+    return shop
+
+
+async def _open_services(shop: Shop, scratch: ScratchMariaDB, data_dir: Path) -> None:
     from vanity_identity.bootstrap import build_container as build_identity
     from vanity_identity.settings import IdentitySettings
     from vanity_inventory.bootstrap import build_container as build_inventory
     from vanity_inventory.settings import InventorySettings
 
-    shop = Shop()
     inventory = build_inventory(
         InventorySettings(
             database_url=scratch.url("vanity_inventory"),
@@ -270,14 +300,16 @@ async def open_shop(scratch: ScratchMariaDB, data_dir: Path) -> Shop:
             f"drill-{i:05d}@example.com", f"Drill Shopper {i}", f"drill-pass-{i:05d}-long"
         )
 
-    shop.traffic = [Traffic("inventory reservations", stock_step), Traffic("sign-ups", signup_step)]
-    return shop
+    shop.traffic = [
+        Traffic("inventory reservations", stock_step),
+        Traffic("sign-ups", signup_step, every=5),  # rarer than stock moves
+    ]
 
 
 async def keep_shopping(shop: Shop, steps: int) -> None:
     for i in range(steps):
         for traffic in shop.traffic:
-            if i % 5 == 0 or traffic.name != "sign-ups":  # sign-ups are rarer than stock moves
+            if i % traffic.every == 0:
                 await traffic.step(i)
                 traffic.acknowledged += 1
 
@@ -505,6 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=300, help="business actions after the backup")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (debug)")
     ns = parser.parse_args(argv)
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, through the clean-up.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     return run_drill(ns.steps, ns.keep)
 
 

@@ -1,12 +1,14 @@
 """Local-only set-up for `make run` and the e2e suite: identity's development signing keys (the
-first time) and the gateway's Kong config rendered with their public keys (every time, so a
-rotated key is picked up). Production mounts keys from a Secret and never runs this."""
+first time), the gateway's Kong config rendered with their public keys (every time, so a
+rotated key is picked up), and the development CA and certificates for gRPC mutual TLS (the
+first time). Production mounts keys and certificates from Secrets and never runs this."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from vanity_common.tls import ensure_development_certificates
 from vanity_gateway import render
 from vanity_identity import keys
 
@@ -23,3 +25,9 @@ def prepare_keys_and_gateway(data_dir: Path) -> None:
         raise SystemExit("rendering the gateway config failed")
     os.environ["GATEWAY_CONFIG"] = str(config)
     os.environ["KEYS_DIR"] = str(keys_dir)
+
+
+def prepare_grpc_certificates(tls_dir: Path, identities: list[str]) -> None:
+    """A development CA ("Vanity Development CA", refused in production) and a certificate per
+    service, made on the first run; later runs reuse them."""
+    ensure_development_certificates(tls_dir, identities)

@@ -22,6 +22,7 @@ import httpx
 from asgi_lifespan import LifespanManager
 from vanity_checkout.app import create_app as create_checkout
 from vanity_checkout.settings import CheckoutSettings
+from vanity_common.auth import Principal
 from vanity_common.migrations import migrate
 from vanity_identity.app import create_app as create_identity
 from vanity_identity.settings import IdentitySettings
@@ -73,6 +74,15 @@ async def measure(rounds: int, interval: float, folder: Path) -> list[float]:
         ):
             service = identity_app.state.container.identity
             admin, _ = await service.create_admin("root@vanity.shop", "Root", PASSWORD)
+            signed_in = await identity.post(
+                "/api/v1/auth/login", json={"email": admin.email, "password": PASSWORD}
+            )
+            actor = Principal(  # admin use cases check the acting admin's session and roles
+                user_id=admin.id,
+                roles=frozenset(admin.roles),
+                perms=frozenset(admin.permissions),
+                session_id=signed_in.json()["session_id"],
+            )
             for n in range(rounds):
                 email = f"shopper{n}@example.com"
                 await identity.post(
@@ -87,7 +97,7 @@ async def measure(rounds: int, interval: float, folder: Path) -> list[float]:
                 assert (await checkout.get("/api/v1/orders", headers=headers)).status_code == 200
                 # Start at a random phase of the polling cycle, as a real disable would.
                 await asyncio.sleep((n * 0.37 % 1.0) * interval)
-                await service.set_disabled(admin.id, tokens["user"]["id"], True)
+                await service.set_disabled(actor, tokens["user"]["id"], True)
                 disabled_at = time.perf_counter()
                 # A client's view: ask again until refused (nothing inside to wait on).
                 while (await checkout.get("/api/v1/orders", headers=headers)).status_code == 200:  # noqa: ASYNC110

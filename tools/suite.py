@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import importlib.util
 import os
@@ -33,9 +34,21 @@ SERVICES = {
 }
 GATEWAY_PORT = 8000
 GATEWAY_STATUS_PORT = 8100
+# The identity the suite's own tools (readiness polling, e2e checks) call gRPC with.
+TOOLS_IDENTITY = "vanity-tools"
 # The web app's static upstream (web/static_server.py serving web/dist, built by `make web`);
 # the gateway routes the home page and the app's sections to it (service `web` in gateway/kong.yml).
 WEB_PORT = 8007
+
+
+@functools.cache
+def grpc_callers() -> dict[str, list[str]]:
+    """service -> the services whose code calls it over gRPC (read from the code, as the
+    NetworkPolicies are: tools.check_k8s.grpc_call_graph)."""
+    from tools.check_k8s import grpc_call_graph
+
+    graph = grpc_call_graph()
+    return {name: sorted(c for c, peers in graph.items() if name in peers) for name in SERVICES}
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,23 @@ class Layout:
     def gateway(self) -> str:
         return f"http://127.0.0.1:{GATEWAY_PORT + self.offset}"
 
+    @property
+    def tls_dir(self) -> Path:
+        """Development CA and certificates for gRPC mutual TLS (tools.local_setup makes them)."""
+        return self.data_dir / "tls"
+
+    def grpc_channel(self, service: str):
+        """A mutual-TLS channel to `service`'s gRPC port, as the suite's tools (async with)."""
+        import grpc
+        from vanity_common.tls import GrpcTls
+
+        tls = GrpcTls(
+            ca_pem=(self.tls_dir / "ca.pem").read_bytes(),
+            cert_pem=(self.tls_dir / f"{TOOLS_IDENTITY}.pem").read_bytes(),
+            key_pem=(self.tls_dir / f"{TOOLS_IDENTITY}-key.pem").read_bytes(),
+        )
+        return grpc.aio.secure_channel(f"127.0.0.1:{self.grpc(service)}", tls.channel_credentials())
+
     def env(self) -> dict[str, str]:
         env = {
             "ENV": os.environ.get("ENV", "development"),
@@ -73,11 +103,19 @@ class Layout:
             # ignored.
             "TRUSTED_PROXIES": "127.0.0.1",
             "WEB_HTTP_PORT": str(self.web),
+            # Internal gRPC is mutual TLS, as in a deployment: every service (and the Celery
+            # worker's tasks, which read the same per-service names) shows its own certificate.
+            "GRPC_TLS_CA_FILE": str(self.tls_dir / "ca.pem"),
         }
         for name in SERVICES:
             env[f"{name.upper()}_HTTP_PORT"] = str(self.http(name))
             env[f"{name.upper()}_GRPC_PORT"] = str(self.grpc(name))
             env[f"{name.upper()}_GRPC_TARGET"] = f"127.0.0.1:{self.grpc(name)}"
+            env[f"{name.upper()}_GRPC_TLS_CERT_FILE"] = str(self.tls_dir / f"{name}.pem")
+            env[f"{name.upper()}_GRPC_TLS_KEY_FILE"] = str(self.tls_dir / f"{name}-key.pem")
+            # Only the services whose code calls it (health answers anyone with a certificate).
+            callers = grpc_callers()[name] or ["none"]
+            env[f"{name.upper()}_GRPC_ALLOWED_CALLERS"] = ",".join(callers)
         return env
 
     def write_upstreams(self) -> Path:
@@ -89,16 +127,23 @@ class Layout:
         return path
 
 
-def procfile(layout: Layout) -> Path:
+def process_commands() -> dict[str, str]:
+    """Process name -> command line of every process of the suite (honcho's Procfile and
+    tools.supervised's supervisord programs are both made from it)."""
     queues = ",".join(SERVICES)
-    lines = [f"{s}: {PYTHON} -m vanity_{s} serve" for s in SERVICES]
-    lines += [
-        f"gateway: {PYTHON} -m vanity_gateway",
-        f"web: {PYTHON} {ROOT / 'web' / 'static_server.py'}",  # port: WEB_HTTP_PORT
-        # One worker for every service's queue on one machine; one per service in Kubernetes.
-        f"worker: {PYTHON} -m celery -A tools.local_worker worker -B --pool=solo "
-        f"-Q {queues} --loglevel=INFO",
-    ]
+    commands = {s: f"{PYTHON} -m vanity_{s} serve" for s in SERVICES}
+    commands["gateway"] = f"{PYTHON} -m vanity_gateway"
+    commands["web"] = f"{PYTHON} {ROOT / 'web' / 'static_server.py'}"  # port: WEB_HTTP_PORT
+    # One worker for every service's queue on one machine; one per service in Kubernetes.
+    commands["worker"] = (
+        f"{PYTHON} -m celery -A tools.local_worker worker -B --pool=solo "
+        f"-Q {queues} --loglevel=INFO"
+    )
+    return commands
+
+
+def procfile(layout: Layout) -> Path:
+    lines = [f"{name}: {command}" for name, command in process_commands().items()]
     path = layout.data_dir / "Procfile"
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -121,9 +166,11 @@ def prepare(layout: Layout, quiet: bool = False) -> None:
     """Everything before the processes start. Runs in this process with layout.env() applied."""
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     os.environ.update(layout.env())
-    asyncio.run(_migrate_and_seed(quiet))
     from tools import local_setup
 
+    # first: seeding builds service containers, whose channel pools load the certificates
+    local_setup.prepare_grpc_certificates(layout.tls_dir, [*SERVICES, TOOLS_IDENTITY])
+    asyncio.run(_migrate_and_seed(quiet))
     local_setup.prepare_keys_and_gateway(layout.data_dir)
     layout.write_upstreams()
 
@@ -137,11 +184,11 @@ async def _http_ok(client, url: str) -> bool:
         return False
 
 
-async def _grpc_serving(port: int) -> bool:
+async def _grpc_serving(layout: Layout, service: str) -> bool:
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with layout.grpc_channel(service) as channel:
         try:
             answer = await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=1.0
@@ -162,7 +209,7 @@ async def wait_ready(layout: Layout, within: float = 120.0) -> dict[str, bool]:
             checks = [
                 _http_ok(client, f"http://127.0.0.1:{layout.http(s)}/readyz") for s in SERVICES
             ]
-            checks += [_grpc_serving(layout.grpc(s)) for s in SERVICES]
+            checks += [_grpc_serving(layout, s) for s in SERVICES]
             names.append("gateway")
             checks.append(_http_ok(client, f"{layout.gateway}/api/v1/products?limit=1"))
             status = dict(zip(names, await asyncio.gather(*checks), strict=True))
@@ -206,7 +253,15 @@ class Suite:
 
     def start(self) -> Suite:
         self.started_at = time.monotonic()
-        prepare(self.layout, quiet=True)
+        outer_environment = dict(os.environ)
+        try:
+            prepare(self.layout, quiet=True)
+        finally:
+            # prepare() applies the layout's environment to this process; a test session goes
+            # on here, and its in-process services must not inherit the suite's ports, gRPC
+            # certificates or allow lists (the suite's processes get them below).
+            os.environ.clear()
+            os.environ.update(outer_environment)
         env = {**os.environ, **self.layout.env()}
         honcho = str(ROOT / ".venv" / "bin" / "honcho")
         self.log_file = self.log_path.open("wb")

@@ -312,7 +312,7 @@ INVENTORY = Dashboard(
                 ),
                 panel(
                     "Reservations expired per minute",
-                    [(f"sum(increase(vanity_inventory_reservations_expired_total[1m]))", "expired")],
+                    [("sum(increase(vanity_inventory_reservations_expired_total[1m]))", "expired")],
                 ),
             ],
         ),
@@ -553,8 +553,7 @@ COMMERCE = Dashboard(
                     "Cart views answered without live data, by dependency",
                     [
                         (
-                            "sum by (dependency) "
-                            f"(rate(vanity_cart_degraded_views_total[{RATE}]))",
+                            f"sum by (dependency) (rate(vanity_cart_degraded_views_total[{RATE}]))",
                             "{{dependency}}",
                         )
                     ],
@@ -595,7 +594,7 @@ SLO = Dashboard(
 
 
 def _slo_rows() -> list[tuple[str, list[Panel]]]:
-    from slos import SLOS, WINDOWS  # noqa: PLC0415 (build.py puts this folder on sys.path)
+    from slos import SLOS, WINDOWS
 
     rows = []
     for slo in SLOS:

@@ -27,6 +27,7 @@ def rendered() -> dict[str, list[dict]]:
     if shutil.which("kubectl") is None and os.environ.get("CI") != "true":
         pytest.skip("kubectl is not installed (make kubectl)")
     k8s_kong_config.ensure()
+    check_k8s.ensure_prometheus_rules()
     return {o: check_k8s.render(check_k8s.K8S / "overlays" / o) for o in check_k8s.OVERLAYS}
 
 
@@ -83,9 +84,10 @@ def test_every_service_api_probes_healthz_readyz_and_grpc_health(rendered):
             main = find(objs, "Deployment", svc)["spec"]["template"]["spec"]["containers"][0]
             assert main["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
             assert main["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
-            assert main["startupProbe"]["grpc"] == {"port": 50051}  # grpc.health.v1, native
+            # grpc.health.v1, native, on the plaintext health-only port (50051 is mutual TLS)
+            assert main["startupProbe"]["grpc"] == {"port": 50050}
             ports = {p["name"]: p["containerPort"] for p in main["ports"]}
-            assert ports == {"http": 8080, "grpc": 50051}
+            assert ports == {"http": 8080, "grpc": 50051, "grpc-health": 50050}
 
 
 def test_every_hpa_targets_a_deployment_rendered_here(rendered):
@@ -131,7 +133,7 @@ def test_hardening_gaps_are_caught(rendered):
     assert "Deployment/checkout-worker: automountServiceAccountToken is not false" in found
     assert any("checkout-worker container worker: seccompProfile" in p for p in found)
     assert any("checkout-worker container worker: no emptyDir at /tmp" in p for p in found)
-    assert "Deployment/payments: no gRPC health probe on port 50051" in found
+    assert "Deployment/payments: no gRPC health probe on port 50050" in found
 
 
 # ---- Celery: worker and beat exactly where the code has them --------------------------------
@@ -162,6 +164,8 @@ def test_worker_and_beat_deployments_are_exactly_the_codes(rendered):
                 ]
             )
             assert f"from vanity_{svc}.worker import celery_app" in probe
+            args = beat["spec"]["template"]["spec"]["containers"][0]["args"]
+            assert "--schedule=/tmp/celerybeat-schedule" in args  # writable: the /tmp emptyDir
 
 
 def write(path: Path, text: str) -> None:
@@ -259,7 +263,6 @@ def test_default_deny_is_in_place_both_ways(rendered):
         objs.remove(find(objs, "NetworkPolicy", "default-deny"))
         found = check_k8s.check_objects(objs, "production")
         assert "NetworkPolicy: no default-deny (podSelector {}, Ingress and Egress)" in found
-        assert any("is allowed but nothing needs it" in p for p in found)  # open again
 
 
 def test_a_missing_and_an_extra_grpc_edge_are_caught(rendered):
@@ -273,10 +276,23 @@ def test_a_missing_and_an_extra_grpc_edge_are_caught(rendered):
             "ports": [{"protocol": "TCP", "port": 50051}],
         }
     )
-    find(objs, "NetworkPolicy", "services-to-otel-collector")["spec"]["egress"].append(
+    objs.append(  # catalog's side of the extra edge
         {
-            "to": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "payments"}}}],
-            "ports": [{"port": 50051}],
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": {"name": "catalog-to-payments", "namespace": "vanity"},
+            "spec": {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "catalog"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "payments"}}}
+                        ],
+                        "ports": [{"port": 50051}],
+                    }
+                ],
+            },
         }
     )
     found = check_k8s.check_objects(objs, "production")
@@ -408,6 +424,10 @@ def test_prometheus_scrape_config_discovers_annotated_pods_and_is_valid(rendered
     )
     (job,) = config["scrape_configs"]
     assert job["kubernetes_sd_configs"] == [{"role": "pod", "namespaces": {"names": ["vanity"]}}]
+    assert {
+        "source_labels": ["__meta_kubernetes_pod_label_app_kubernetes_io_name"],
+        "target_label": "job",
+    } in job["relabel_configs"], "the alert rules' contract: job = the service's name"
     keep = job["relabel_configs"][0]
     assert keep == {
         "source_labels": ["__meta_kubernetes_pod_annotation_prometheus_io_scrape"],
@@ -431,3 +451,25 @@ def test_prometheus_scrape_config_discovers_annotated_pods_and_is_valid(rendered
         check=False,
     )
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_prometheus_rules_are_the_monitoring_rule_files(rendered, tmp_path):
+    source = sorted((ROOT / "deploy" / "monitoring" / "rules").glob("*.yaml"))
+    groups = [g for path in source for g in yaml.safe_load(path.read_text())["groups"]]
+    for objs in rendered.values():
+        data = config_data(objs, "prometheus-rules")
+        assert list(data) == [
+            "vanity.rules.yaml"
+        ]  # matches rule_files: /etc/prometheus/rules/*.yaml
+        assert yaml.safe_load(data["vanity.rules.yaml"])["groups"] == groups
+    # no rule file yet: an empty, valid rule file (the render never breaks for want of rules)
+    target = tmp_path / "rules.yaml"
+    assert check_k8s.ensure_prometheus_rules(tmp_path / "missing", target).startswith("0 rule")
+    assert yaml.safe_load(target.read_text()) == {"groups": []}
+    promtool = shutil.which("promtool")
+    if promtool and source:
+        check_k8s.ensure_prometheus_rules(target=target)
+        run = subprocess.run(
+            [promtool, "check", "rules", str(target)], capture_output=True, text=True, check=False
+        )
+        assert run.returncode == 0, run.stdout + run.stderr

@@ -30,6 +30,7 @@ def rendered() -> dict[str, list[dict]]:
     if shutil.which("kubectl") is None and os.environ.get("CI") != "true":
         pytest.skip("kubectl is not installed (make kubectl)")
     k8s_kong_config.ensure()
+    check_k8s.ensure_prometheus_rules()
     return {o: check_k8s.render(check_k8s.K8S / "overlays" / o) for o in check_k8s.OVERLAYS}
 
 
@@ -66,7 +67,8 @@ def test_one_component_renders_every_service_with_its_own_differences(rendered):
             assert worker["args"][:5] == ["-A", f"vanity_{svc}.worker", "worker", "-Q", svc]
             assert worker["envFrom"][2]["secretRef"]["name"].startswith(f"{svc}-secrets")
             assert worker["image"].rsplit("/", 1)[-1].startswith(f"{svc}:")
-        assert not {"catalog-worker", "catalog-beat"} & names  # no vanity_catalog.worker
+        absent = {f"{svc}-{r}" for svc in roles for r in {"worker", "beat"} - roles[svc]}
+        assert not absent & names  # e.g. catalog: no vanity_catalog.worker, no worker or beat
         with_keys = {
             o["metadata"]["name"]
             for o in objs

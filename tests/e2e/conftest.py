@@ -4,6 +4,7 @@ developer's `make run`. Tests talk to it through the gateway like a client would
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,16 @@ sys.path.insert(0, str(ROOT))
 from tools.suite import Layout, Suite  # noqa: E402
 
 E2E_PORT_OFFSET = 1000
+# Checkout in the e2e suite: a reservation TTL short enough that an abandoned 3-D Secure payment
+# times out within a test (the wait ends the margin before the TTL), and a frequent recovery
+# sweep (tests/e2e/test_checkout_e2e.py). The suite's processes inherit this environment.
+E2E_CHECKOUT_ENV = {
+    "CHECKOUT_RESERVATION_TTL_SECONDS": "25",
+    "CHECKOUT_PAYMENT_WAIT_MARGIN_SECONDS": "10",
+    "CHECKOUT_SAGA_RECOVERY_INTERVAL_SECONDS": "2",
+}
+for _name, _value in E2E_CHECKOUT_ENV.items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-import grpc
 import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -34,7 +33,7 @@ async def test_suite_became_ready_within_a_minute(suite):
 
 async def test_every_service_reports_grpc_serving(suite):
     for name in SERVICES:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{suite.layout.grpc(name)}") as channel:
+        async with suite.layout.grpc_channel(name) as channel:  # mutual TLS, as the tools
             answer = await health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=2
             )

@@ -1,10 +1,14 @@
+import type { JSX } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { BagButton } from './components/CartDrawer';
 import { signOut } from './lib/auth';
 import { Link, match, navigate, Redirect, useLocation } from './lib/router';
+import { tokens } from './lib/api';
 import { useSession } from './lib/session';
+import { Loading } from './components/Status';
 import { Addresses } from './pages/Addresses';
 import { Admin } from './pages/Admin';
+import { Challenge, Checkout, OrderPage, Orders } from './pages/Checkout';
 import { Register, ResetConfirm, ResetRequest, SignIn } from './pages/Auth';
 import { Home } from './pages/Home';
 import { Listing } from './pages/Listing';
@@ -21,11 +25,21 @@ function Page({ path, search }: { path: string; search: string }) {
   if (path === '/password-reset') return <ResetRequest />;
   // identity's e-mail links to /reset-password?token=… (IDENTITY_PASSWORD_RESET_URL)
   if (path === '/reset-password' || path === '/password-reset/confirm') return <ResetConfirm search={search} />;
-  if (path === '/account/addresses') {
-    if (!session) return <Redirect to={`/signin?next=${encodeURIComponent(path)}`} />;
-    return <Addresses />;
+  const signedIn = (page: () => JSX.Element) => {
+    if (session) return page();
+    if (tokens.restoring) return <Loading label="Signing you in…" />; // the page-load cookie refresh
+    return <Redirect to={`/signin?next=${encodeURIComponent(path + search)}`} />;
+  };
+  if (path === '/account/addresses') return signedIn(() => <Addresses />);
+  if (path === '/checkout') return signedIn(() => <Checkout />);
+  if (path === '/checkout/authenticate') return signedIn(() => <Challenge search={search} />);
+  if (path === '/orders') return signedIn(() => <Orders />);
+  const order = match('/orders/:id', path);
+  if (order) return signedIn(() => <OrderPage key={order.id} id={order.id} search={search} />);
+  if (path === '/admin' || path.startsWith('/admin/')) {
+    if (!session && tokens.restoring) return <Loading label="Signing you in…" />;
+    return <Admin path={path} search={search} />;
   }
-  if (path === '/admin' || path.startsWith('/admin/')) return <Admin path={path} />;
   return (
     <div class="status">
       <h1 tabIndex={-1}>Page not found</h1>
@@ -73,6 +87,9 @@ function Header() {
           <BagButton />
           {session ? (
             <>
+              <Link href="/orders" data-testid="orders-link">
+                Orders
+              </Link>
               <Link href="/account/addresses" data-testid="account-link">
                 {session.user.name || session.user.email}
               </Link>

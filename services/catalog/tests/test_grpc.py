@@ -57,9 +57,13 @@ async def test_get_variants_sees_admin_price_changes_at_once(catalog):
         assert (await stub.GetVariants(req)).variants[0].price.amount_minor == 5200
         await catalog.client.patch(
             f"/api/v1/admin/products/{pid}/variants/RETINOL-0",
-            json={"price_minor": 4999, "active": False},
+            json={"price_minor": 4999},
             headers=catalog.admin,
         )
+        v = (await stub.GetVariants(req)).variants[0]
+        assert (v.price.amount_minor, v.active) == (4999, True)
+        # RETINOL-0 is the product's only variant on sale: it stops selling with the product.
+        await catalog.client.delete(f"/api/v1/admin/products/{pid}", headers=catalog.admin)
         v = (await stub.GetVariants(req)).variants[0]
         assert (v.price.amount_minor, v.active) == (4999, False)
 

@@ -142,6 +142,7 @@ class FakeInventory(_Faulty):
         self.clock = clock
         self.on_hand = dict(stock)
         self.reservations: dict[str, _Reservation] = {}
+        self.restocked: set[str] = set()
 
     def _status(self, r: _Reservation) -> ReservationStatus:
         if r.status is ReservationStatus.ACTIVE and r.expires_at <= self.clock():
@@ -257,6 +258,28 @@ class FakeInventory(_Faulty):
             return self._view(r)
 
         return await self._call("release", order_id, effect)
+
+    async def restock(self, order_id: str, reason: str):
+        """Inventory's Restock: a committed order's units back on hand, once per order."""
+
+        def effect() -> Reservation:
+            r = self.reservations[order_id]
+            if r.status is not ReservationStatus.COMMITTED:
+                raise ReservationClosed(
+                    _failure(
+                        self.service,
+                        "Restock",
+                        grpc.StatusCode.FAILED_PRECONDITION,
+                        "RESERVATION_NOT_COMMITTED",
+                    )
+                )
+            if order_id not in self.restocked:
+                self.restocked.add(order_id)
+                for sku, quantity in r.lines.items():
+                    self.on_hand[sku] += quantity
+            return self._view(r)
+
+        return await self._call("restock", order_id, effect)
 
     async def reservation(self, order_id: str):
         def effect() -> Reservation | None:

@@ -447,3 +447,69 @@ def test_the_grpc_ports_offer_what_the_saga_calls():
             ), (port.__name__, name)
     fields = set(ports.CheckoutPorts.__dataclass_fields__)
     assert {"inventory", "catalog", "identity", "cart", "payments"} <= fields
+
+
+async def test_a_slow_saga_answers_pending_within_the_wait_and_finishes_behind(checkout, shop):
+    gate = shop.payments.hold_next("charge")
+    order = await checkout.place_order(place(), wait_s=0.05)
+    assert order.status is OrderStatus.PENDING  # the client polls GET /orders/{id}
+    gate.set()
+    await checkout.aclose(timeout_s=30)
+    assert (await checkout.get_order(order.id)).status is OrderStatus.CONFIRMED
+
+
+async def test_shutdown_cancels_a_run_that_does_not_finish_and_recovery_resumes_it(checkout, shop):
+    shop.payments.hold_next("charge")  # never released
+    order = await checkout.place_order(place(), wait_s=0.05)
+    await checkout.aclose(timeout_s=0.05)
+    assert (await checkout.get_saga(order.id)).lease_owner is not None  # left as a crash
+    await settle(checkout, shop.clock)
+    assert (await checkout.get_order(order.id)).status is OrderStatus.CONFIRMED
+    assert_confirmed(shop, order.id)
+
+
+async def test_no_shipment_or_refund_while_a_cancellation_is_being_undone(checkout, shop):
+    order = await checkout.place_order(place())
+    gate = shop.payments.hold_next("refund")
+    cancelling = asyncio.create_task(checkout.cancel_order(order.id))
+    while shop.payments.count("refund") == 0:
+        await asyncio.sleep(0.01)
+    with pytest.raises(Conflict):
+        await checkout.ship(order.id, tracking_number="TRK1")
+    with pytest.raises(Conflict):
+        await checkout.refund(order.id, idempotency_key="r1", amount_minor=1)
+    gate.set()
+    assert (await cancelling).status is OrderStatus.CANCELLED
+    assert shop.payments.count("refund") == 1
+
+
+async def test_an_unknown_payment_outcome_is_refused_naming_the_field(checkout, shop):
+    order = await checkout.place_order(place(method=THREE_D_SECURE))
+    with pytest.raises(InvalidArgument) as refused:
+        await checkout.handle_payment_outcome(order.id, outcome="maybe")
+    assert refused.value.errors[0].field == "outcome"
+    with pytest.raises(NotFound):
+        await checkout.handle_payment_outcome("no-such-order", outcome="succeeded")
+
+
+async def test_saga_metrics_count_ends_and_retries(checkout, shop):
+    from prometheus_client import REGISTRY
+
+    def sample(name, **labels):
+        return REGISTRY.get_sample_value(name, labels) or 0
+
+    before_failed = sample(
+        "vanity_checkout_sagas_ended_total", state="failed", reason="payment_declined"
+    )
+    before_retries = sample("vanity_checkout_saga_step_retries_total", step="reserve_stock")
+    shop.inventory.fail_next("reserve", "unavailable")
+    await checkout.place_order(place(method=DECLINED))
+    await settle(checkout, shop.clock)
+    assert (
+        sample("vanity_checkout_sagas_ended_total", state="failed", reason="payment_declined")
+        == before_failed + 1
+    )
+    assert (
+        sample("vanity_checkout_saga_step_retries_total", step="reserve_stock")
+        == before_retries + 1
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from vanity_identity import repository as repo
+
 PASSWORD = "correct horse battery staple"  # as in conftest.py
 
 
@@ -41,7 +43,11 @@ async def test_register_validates_fields(identity):
         assert r.status_code == 422, (body, r.text)
         assert field in {e["field"] for e in r.json()["errors"]}, (body, r.text)
     # nothing was written
-    assert await identity.service.list_users() == []
+    async with identity.service.db.connect() as conn:
+        everyone = await repo.list_users(
+            conn, query=None, role=None, disabled=None, after_email=None, limit=10
+        )
+    assert everyone == []
 
 
 async def test_login_answers_unknown_email_and_wrong_password_alike(identity, monkeypatch):
@@ -222,8 +228,8 @@ async def test_disabled_between_refreshes_blocks_the_refresh_itself(identity):
     from sqlalchemy import update
     from vanity_identity.tables import users
 
-    async with identity.service.db.transaction() as session:
-        await session.execute(
+    async with identity.service.db.connect(write=True) as conn:
+        await conn.execute(
             update(users)
             .where(users.c.id == customer["user"]["id"])
             .values(disabled_at=users.c.created_at)

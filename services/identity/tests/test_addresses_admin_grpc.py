@@ -5,7 +5,8 @@ from __future__ import annotations
 import grpc
 import pytest
 from vanity.identity.v1 import identity_pb2, identity_pb2_grpc
-from vanity_common.errors import grpc_reason
+from vanity_common.auth import Principal
+from vanity_common.errors import PermissionDenied, Unauthenticated, grpc_reason
 
 HOME = {
     "label": "Home",
@@ -113,6 +114,54 @@ async def test_customer_cannot_reach_admin_endpoints(identity, token_minter):
     r = await identity.client.get("/api/v1/admin/users", headers=identity.bearer(forged))
     assert r.status_code == 403
     assert (await identity.service.get_user(target)).roles == {"customer"}
+
+
+def _principal(tokens: dict, **claims) -> Principal:
+    """The principal a verified token of this sign-in would carry (claims may overstate)."""
+    user = tokens["user"]
+    return Principal(
+        user_id=user["id"],
+        roles=frozenset(claims.get("roles", user["roles"])),
+        perms=frozenset(claims.get("perms", user.get("permissions", []))),
+        session_id=tokens["session_id"],
+    )
+
+
+async def test_admin_use_cases_refuse_a_non_admin_actor_whatever_the_entry_point(identity):
+    """The checks live in the use cases: called directly (a script, a task, another entry
+    point), they refuse a customer, an admin without `users`, and an actor whose token claims
+    admin while its account is not one, and change nothing."""
+    customer = await identity.signed_in("cust@example.com")
+    target = customer["user"]["id"]
+    catalog_admin = await identity.admin("cat@vanity.shop", perms=["catalog"])
+    service = identity.service
+    actors = [
+        _principal(customer),
+        _principal(catalog_admin),
+        _principal(customer, roles=["admin"], perms=["users"]),  # claims more than it is
+    ]
+    for actor in actors:
+        calls = [
+            service.list_users(actor),
+            service.user_details(actor, target),
+            service.set_roles(actor, target, ["admin"], ["users"]),
+            service.set_disabled(actor, target, True),
+        ]
+        for call in calls:
+            with pytest.raises(PermissionDenied):
+                await call
+    user = await service.get_user(target)
+    assert user.roles == {"customer"} and not user.disabled
+
+
+async def test_admin_use_cases_refuse_an_admin_whose_session_ended(identity):
+    root = await identity.admin()
+    actor = _principal(root)
+    assert [u.email for u in await identity.service.list_users(actor)] == ["root@vanity.shop"]
+    r = await identity.client.post("/api/v1/auth/logout", headers=identity.bearer(root))
+    assert r.status_code == 204, r.text
+    with pytest.raises(Unauthenticated):
+        await identity.service.list_users(actor)
 
 
 async def test_admin_lists_searches_and_changes_roles(identity):

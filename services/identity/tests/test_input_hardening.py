@@ -142,8 +142,8 @@ async def test_the_list_pages_by_keyset_and_leaves_out_long_ended_sessions(ident
     assert sorted(seen) == sorted(sessions) and len(seen) == 5
 
     # A session that ended longer ago than any access token lives is of no use to a verifier.
-    async with identity.service.db.transaction() as session:
-        await session.execute(
+    async with identity.service.db.connect(write=True) as conn:
+        await conn.execute(
             text("UPDATE sessions SET revoked_at = :old WHERE id = :id"),
             {"old": "2020-01-01 00:00:00", "id": sessions[0]},
         )

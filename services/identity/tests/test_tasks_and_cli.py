@@ -84,8 +84,8 @@ def test_create_admin_needs_a_password_and_never_has_a_default(env, monkeypatch)
     assert cli_main(["create-admin", "--email", "Boss@Vanity.shop", "--perms", "users,orders"]) == 0
 
     async def check(service, db):
-        async with db.session() as session:
-            found = await repository.user_with_hash_by_email(session, "boss@vanity.shop")
+        async with db.connect() as conn:
+            found = await repository.user_with_hash_by_email(conn, "boss@vanity.shop")
         return found[0]
 
     user = _run(check)

@@ -24,10 +24,11 @@ from vanity_common.db import Database
 from vanity_common.errors import ServiceError
 from vanity_common.migrations import migrate
 from vanity_inventory import domain
-from vanity_inventory.domain import InventoryModel, ReservationStatus, effective_status
+from vanity_inventory.domain import ReservationStatus, effective_status
 from vanity_inventory.service import InventoryService
 
 from .conftest import T0, FakeClock, assert_ledger_consistent
+from .inventory_model import InventoryModel
 
 SKUS = ["A", "B", "C"]
 ORDERS = [f"o{i}" for i in range(6)]

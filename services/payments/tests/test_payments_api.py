@@ -219,3 +219,18 @@ async def test_overlong_payment_ids_in_paths_are_named(harness, admin):
     for response in (detail, refund, authenticate):
         assert response.status_code == 422
         assert response.json()["errors"][0]["field"] == "payment_id"
+
+
+async def test_the_3ds_stand_in_exists_only_with_the_mock(harness_factory, sqlite_url, unused_port):
+    """With Stripe the customer's browser talks to Stripe.js: payments serves no stand-in."""
+    from vanity_payments.providers.stripe import StripeProvider
+
+    stripe_backed = await harness_factory(
+        sqlite_url,
+        provider=StripeProvider("sk_test_unused", api_base=f"http://127.0.0.1:{unused_port}"),
+    )
+    response = await stripe_backed.http.post(
+        "/api/v1/payments/dev/pay-1/authenticate", json={"client_secret": "s", "success": True}
+    )
+    assert response.status_code == 404
+    assert stripe_backed.container.mock_provider is None

@@ -406,3 +406,46 @@ async def test_refund_retried_after_an_unknown_outcome_refunds_once(harness):
     assert after.refunded_minor == 1_000
     intent = await harness.provider.retrieve_intent(payment.provider_reference)
     assert intent.amount_refunded_minor == 1_000
+
+
+async def test_a_truth_beyond_any_transition_is_reported_once_and_changes_nothing(harness):
+    """The provider collected money on a payment we voided (e.g. captured in its dashboard by
+    mistake after our cancel was lost): no transition reaches that; it is a metric and a log
+    event for a person, counted once although the webhook re-asks the provider once."""
+    from prometheus_client import REGISTRY
+    from sqlalchemy import update
+
+    payment = await harness.payments.charge(charge("k1"))
+    await harness.payments.void(payment.id)
+    intent = payment.provider_reference
+    async with harness.db.connect(write=True) as conn:  # the provider's side diverges
+        record = (
+            await conn.execute(select(mock_intents.c.record).where(mock_intents.c.id == intent))
+        ).scalar_one()
+        diverged = {**orjson.loads(record), "status": "succeeded", "amount_received": 5_000}
+        await conn.execute(
+            update(mock_intents)
+            .where(mock_intents.c.id == intent)
+            .values(record=orjson.dumps(diverged).decode())
+        )
+
+    def mismatches() -> float:
+        labels = {"source": "webhook"}
+        return (
+            REGISTRY.get_sample_value("vanity_payments_reconciliation_mismatches_total", labels)
+            or 0.0
+        )
+
+    before = mismatches()
+    event = {
+        "id": "evt_diverged",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "created": 1,
+        "data": {"object": {"id": intent, "object": "payment_intent"}},
+    }
+    assert await post_events(harness, [event]) == ["processed"]
+    assert mismatches() == before + 1
+    after = await harness.payments.get_payment(payment_id=payment.id)
+    assert (after.status, after.captured_minor) == (PaymentStatus.VOIDED, 0)
+    assert [t for t, _, _ in await transitions(harness, payment.id)] == ["authorize", "void"]

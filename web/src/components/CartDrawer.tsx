@@ -157,7 +157,9 @@ function CartDrawer({ onClose }: { onClose: () => void }) {
             <p class="subtotal">
               Subtotal <strong data-testid="bag-subtotal">{current.subtotal ? formatMoney(current.subtotal) : '—'}</strong>
             </p>
-            <p class="hint">Checkout opens soon.</p>
+            <Link href="/checkout" class="button checkout-link" onClick={onClose} data-testid="bag-checkout">
+              Checkout
+            </Link>
           </>
         )}
       </div>

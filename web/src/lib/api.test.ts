@@ -62,8 +62,9 @@ describe('api auth', () => {
       const auth = (init.headers as Record<string, string>).Authorization ?? '';
       seen.push(`${path} ${auth}`);
       if (path === '/api/v1/auth/refresh') {
-        expect(JSON.parse(String(init.body))).toEqual({ refresh_token: 'r1' });
-        return json(200, { access_token: 'new', refresh_token: 'r2', expires_in: 900, user });
+        expect(init.body).toBeUndefined(); // the refresh token travels in the httpOnly cookie
+        expect(new Headers(init.headers).get('X-Refresh-Cookie')).toBe('1');
+        return json(200, { access_token: 'new', expires_in: 900, user });
       }
       return auth === 'Bearer new' ? json(200, { items: [] }) : json(401, { message: 'Unauthorized' });
     });

@@ -3,7 +3,7 @@
  * so there is no CORS and no base URL to configure. Errors become ApiError, whatever their shape:
  * the services answer RFC 9457 problem+json, the gateway Kong-style {"message": ...}.
  */
-import { RefreshRejected, TokenStore, type TokenResponse } from './tokens';
+import { cookieHint, RefreshRejected, TokenStore, type TokenResponse } from './tokens';
 
 export interface FieldError {
   field: string;
@@ -100,8 +100,11 @@ async function send(path: string, options: RequestOptions, token: string | null)
   }
 }
 
-async function refreshCall(refreshToken: string): Promise<TokenResponse> {
-  const response = await send('/api/v1/auth/refresh', { method: 'POST', body: { refresh_token: refreshToken } }, null);
+/** Identity reads and rotates the httpOnly cookie; the header is its CSRF guard (and asks for a new cookie). */
+export const REFRESH_COOKIE_HEADERS = { 'X-Refresh-Cookie': '1' };
+
+async function refreshCall(): Promise<TokenResponse> {
+  const response = await send('/api/v1/auth/refresh', { method: 'POST', headers: REFRESH_COOKIE_HEADERS }, null);
   if (response.ok) return (await response.json()) as TokenResponse;
   const error = await toApiError(response);
   if (error.status === 400 || error.status === 401 || error.status === 403 || error.status === 422)
@@ -109,7 +112,7 @@ async function refreshCall(refreshToken: string): Promise<TokenResponse> {
   throw error;
 }
 
-export const tokens = new TokenStore(refreshCall);
+export const tokens = new TokenStore(refreshCall, Date.now, cookieHint);
 
 export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
   const token = options.auth ? await tokens.accessToken() : null;

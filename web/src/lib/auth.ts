@@ -1,8 +1,13 @@
-import { api, tokens } from './api';
+import { api, REFRESH_COOKIE_HEADERS, tokens } from './api';
 import type { TokenResponse, User } from './tokens';
 
 export async function signIn(email: string, password: string): Promise<User> {
-  const answer = await api<TokenResponse>('/api/v1/auth/login', { method: 'POST', body: { email, password } });
+  // The refresh token comes back as an httpOnly cookie, never in the body.
+  const answer = await api<TokenResponse>('/api/v1/auth/login', {
+    method: 'POST',
+    body: { email, password },
+    headers: REFRESH_COOKIE_HEADERS,
+  });
   return tokens.signIn(answer).user;
 }
 
@@ -10,7 +15,7 @@ export function register(email: string, name: string, password: string) {
   return api<{ user: User }>('/api/v1/auth/register', { method: 'POST', body: { email, name, password } });
 }
 
-/** Revokes the session at identity, then forgets it here whatever identity answered. */
+/** Revokes the session at identity (which clears the cookie), then forgets it here whatever identity answered. */
 export async function signOut(): Promise<void> {
   const session = tokens.session;
   tokens.signOut();
@@ -18,8 +23,8 @@ export async function signOut(): Promise<void> {
   try {
     await fetch('/api/v1/auth/logout', {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${session.accessToken}` },
-      body: JSON.stringify({ refresh_token: session.refreshToken }),
+      headers: { ...REFRESH_COOKIE_HEADERS, Authorization: `Bearer ${session.accessToken}` },
+      credentials: 'same-origin',
     });
   } catch {
     /* offline: the tokens are gone from this page; the refresh token expires on its own */

@@ -4,14 +4,13 @@ import { RefreshRejected, TokenStore, type TokenResponse } from './tokens';
 const user = { id: 'u1', email: 'a@example.com', name: 'A', roles: ['customer'], permissions: [] };
 
 function tokens(n: number, expiresIn = 900): TokenResponse {
-  return { access_token: `access-${n}`, refresh_token: `refresh-${n}`, expires_in: expiresIn, user };
+  return { access_token: `access-${n}`, expires_in: expiresIn, user };
 }
 
 /** A refresh endpoint we resolve by hand, so the test decides when the "network" answers. */
 function manualRefresh() {
-  const calls: { token: string; resolve: (t: TokenResponse) => void; reject: (e: unknown) => void }[] = [];
-  const call = (token: string) =>
-    new Promise<TokenResponse>((resolve, reject) => calls.push({ token, resolve, reject }));
+  const calls: { resolve: (t: TokenResponse) => void; reject: (e: unknown) => void }[] = [];
+  const call = () => new Promise<TokenResponse>((resolve, reject) => calls.push({ resolve, reject }));
   return { calls, call };
 }
 
@@ -22,16 +21,14 @@ describe('TokenStore', () => {
     store.signIn(tokens(1));
     const waiting = [store.refresh(), store.refresh(), store.refresh()];
     expect(endpoint.calls).toHaveLength(1);
-    expect(endpoint.calls[0].token).toBe('refresh-1');
     endpoint.calls[0].resolve(tokens(2));
     const sessions = await Promise.all(waiting);
     expect(sessions.map((s) => s?.accessToken)).toEqual(['access-2', 'access-2', 'access-2']);
-    // the next refresh presents the rotated token, never the used one
+    // once answered, the next refresh is a new request (the cookie has rotated meanwhile)
     const next = store.refresh();
     expect(endpoint.calls).toHaveLength(2);
-    expect(endpoint.calls[1].token).toBe('refresh-2');
     endpoint.calls[1].resolve(tokens(3));
-    expect((await next)?.refreshToken).toBe('refresh-3');
+    expect((await next)?.accessToken).toBe('access-3');
   });
 
   it('refreshes an access token that is about to expire before handing it out', async () => {
@@ -68,7 +65,7 @@ describe('TokenStore', () => {
     const pending = store.refresh();
     endpoint.calls[0].reject(new TypeError('Failed to fetch'));
     await expect(pending).rejects.toThrow('Failed to fetch');
-    expect(store.session?.refreshToken).toBe('refresh-1');
+    expect(store.session?.accessToken).toBe('access-1');
     const retry = store.refresh(); // a new attempt, not the failed promise
     expect(endpoint.calls).toHaveLength(2);
     endpoint.calls[1].resolve(tokens(2));
@@ -104,5 +101,45 @@ describe('TokenStore', () => {
       delete (globalThis as Record<string, unknown>).localStorage;
       delete (globalThis as Record<string, unknown>).sessionStorage;
     }
+  });
+
+  it('restores the session at page load with one refresh shared by early callers', async () => {
+    const endpoint = manualRefresh();
+    const flags: boolean[] = [];
+    const store = new TokenStore(endpoint.call, Date.now, { get: () => true, set: (v) => flags.push(v) });
+    const restored = store.restore();
+    expect(store.restoring).toBe(true);
+    const early = [store.accessToken(), store.restore(), store.refresh()];
+    expect(endpoint.calls).toHaveLength(1);
+    endpoint.calls[0].resolve(tokens(7));
+    expect((await restored)?.user.id).toBe('u1');
+    expect(await early[0]).toBe('access-7');
+    expect(store.restoring).toBe(false);
+    expect(flags).toEqual([true]);
+  });
+
+  it('skips the page-load refresh when the browser holds no cookie hint', async () => {
+    const endpoint = manualRefresh();
+    const store = new TokenStore(endpoint.call, Date.now, { get: () => false, set: () => undefined });
+    expect(await store.restore()).toBeNull();
+    expect(endpoint.calls).toHaveLength(0);
+    expect(await store.accessToken()).toBeNull();
+  });
+
+  it('ends a restore refused by identity signed out, and clears the hint', async () => {
+    const endpoint = manualRefresh();
+    const flags: boolean[] = [];
+    const store = new TokenStore(endpoint.call, Date.now, { get: () => true, set: (v) => flags.push(v) });
+    const restored = store.restore();
+    endpoint.calls[0].reject(new RefreshRejected('no cookie'));
+    expect(await restored).toBeNull();
+    expect(store.session).toBeNull();
+    expect(flags).toEqual([false]);
+  });
+
+  it('keeps no token in the session a script could read from it', () => {
+    const store = new TokenStore(manualRefresh().call);
+    const session = store.signIn({ ...tokens(1), refresh_token: 'from-an-old-server' });
+    expect(JSON.stringify(session)).not.toContain('from-an-old-server');
   });
 });

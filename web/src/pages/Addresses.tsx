@@ -5,7 +5,7 @@ import { api } from '../lib/api';
 import { useFetch } from '../lib/useFetch';
 import { FormError, useSubmit } from './Auth';
 
-interface Address {
+export interface Address {
   id: string;
   label: string | null;
   full_name: string | null;
@@ -32,7 +32,7 @@ const FIELDS: { name: keyof Address; label: string; autoComplete: string; requir
   { name: 'phone', label: 'Phone', autoComplete: 'tel' },
 ];
 
-const listAddresses = (signal: AbortSignal) => api<{ items: Address[] }>('/api/v1/me/addresses', { auth: true, signal });
+export const listAddresses = (signal: AbortSignal) => api<{ items: Address[] }>('/api/v1/me/addresses', { auth: true, signal });
 
 export function Addresses() {
   const list = useFetch('addresses', listAddresses);
@@ -99,7 +99,7 @@ export function Addresses() {
   );
 }
 
-function AddressForm({ onSaved, onCancel }: { onSaved: () => void; onCancel: () => void }) {
+export function AddressForm({ onSaved, onCancel }: { onSaved: (address: Address) => void; onCancel: () => void }) {
   const form = useSubmit();
   const [values, setValues] = useState<Record<string, string>>({});
   const [defaultShipping, setDefaultShipping] = useState(false);
@@ -113,8 +113,7 @@ function AddressForm({ onSaved, onCancel }: { onSaved: () => void; onCancel: () 
         void form.run(async () => {
           const body: Record<string, unknown> = { is_default_shipping: defaultShipping };
           for (const f of FIELDS) if (values[f.name]?.trim()) body[f.name] = values[f.name].trim();
-          await api('/api/v1/me/addresses', { method: 'POST', body, auth: true });
-          onSaved();
+          onSaved(await api<Address>('/api/v1/me/addresses', { method: 'POST', body, auth: true }));
         });
       }}
     >

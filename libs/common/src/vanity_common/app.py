@@ -30,7 +30,7 @@ from vanity_common.auth import ended_sessions_feed, verifier_from_settings
 from vanity_common.bootstrap import ServiceContainer
 from vanity_common.context import REQUEST_ID_HEADER, new_request_id, request_id_var
 from vanity_common.errors import install_problem_handlers
-from vanity_common.grpc_server import GrpcServer
+from vanity_common.grpc_server import GrpcServer, grpc_allowed_callers
 from vanity_common.logging import configure_logging
 from vanity_common.metrics import (
     HTTP_DURATION,
@@ -39,6 +39,7 @@ from vanity_common.metrics import (
     render_latest,
 )
 from vanity_common.settings import ServiceSettings
+from vanity_common.tls import grpc_tls_from_settings
 from vanity_common.tracing import configure_tracing
 
 log = logging.getLogger("vanity.access")
@@ -192,6 +193,13 @@ def build_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAPI
                     name,
                     f"{settings.grpc_host}:{settings.grpc_port}",
                     lambda server: parts.register_grpc(server, services),
+                    tls=grpc_tls_from_settings(settings),
+                    allowed_callers=grpc_allowed_callers(settings),
+                    health_address=(
+                        f"{settings.grpc_host}:{settings.grpc_health_port}"
+                        if settings.grpc_health_port is not None
+                        else None
+                    ),
                 )
                 await grpc_server.start()
                 app.state.grpc_port = grpc_server.port

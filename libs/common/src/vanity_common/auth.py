@@ -388,7 +388,7 @@ def ended_sessions_feed(verifier, settings) -> EndedSessionsFeed | None:
     ended = getattr(verifier, "ended_sessions", None)
     if ended is None or settings.ended_sessions_refresh_seconds <= 0:
         return None
-    channels = ChannelPool(settings.service_name)
+    channels = ChannelPool.from_settings(settings)
     return EndedSessionsFeed(
         ended,
         identity_ended_sessions(channels, settings),

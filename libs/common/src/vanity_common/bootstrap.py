@@ -70,7 +70,7 @@ class ServiceContainer:
         return {
             "settings": settings,
             "db": db or open_database(settings, pool_size=pool_size),
-            "channels": channels or ChannelPool(settings.service_name),
+            "channels": channels or ChannelPool.from_settings(settings),
         }
 
     def on_close(self, closer: Closer) -> None:

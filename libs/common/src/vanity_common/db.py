@@ -2,7 +2,8 @@
 
 SQLite: WAL, a busy timeout, foreign keys, and `BEGIN IMMEDIATE` for write transactions, which
 serialises writers instead of failing them half-way. MySQL/MariaDB: READ COMMITTED, pre-ping,
-recycled connections, and a retry helper for deadlocks and lock-wait timeouts.
+recycled connections. Writes go through the unit of work (`db.write`, `vanity_common.uow`),
+which re-runs a transaction on deadlock or lock-wait timeout; reads use `db.connect()`.
 """
 
 from __future__ import annotations
@@ -20,12 +21,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.ext.asyncio import async_sessionmaker as _sessionmaker
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_random_exponential,
-)
 
 if TYPE_CHECKING:
     from vanity_common.uow import UnitOfWork
@@ -89,13 +84,13 @@ def is_retryable_db_error(exc: BaseException) -> bool:
 
 
 class Database:
-    """One service's database: an engine, sessions, transactions and a readiness probe."""
+    """One service's database: an engine, read connections, the unit of work for writes and a
+    readiness probe."""
 
     def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
         self.url = url
         self.engine = create_engine(url, pool_size=pool_size, echo=echo)
         self._writer_engine = self.engine.execution_options(sqlite_immediate=True)
-        self._sessions = _sessionmaker(self.engine, expire_on_commit=False)
         self._writer_sessions = _sessionmaker(self._writer_engine, expire_on_commit=False)
         self._publish_listeners: list[Callable[[], None]] = []
 
@@ -104,20 +99,18 @@ class Database:
         return is_sqlite(self.url)
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """A read session: its transaction (if any) is rolled back at the end."""
-        async with self._sessions() as session:
-            yield session
-
-    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commits on success, rolls back on any exception."""
+        """Deprecated: an ORM-session write transaction without deadlock retry or outbox.
+        Use `write(work)` / `unit_of_work()`. Kept only for call sites outside the services
+        converted so far (checkout's tests); remove it once they have moved."""
         async with self._writer_sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager
     async def connect(self, write: bool = False) -> AsyncIterator[AsyncConnection]:
-        """A Core connection in a transaction, for hot paths that skip the ORM."""
+        """A Core connection in a transaction: reads (`write=False`), or the connection under a
+        unit of work (`write=True`, `BEGIN IMMEDIATE` on SQLite). Services write through
+        `write`/`unit_of_work`, which add deadlock retry and the outbox."""
         engine = self._writer_engine if write else self.engine
         async with engine.begin() as conn:
             yield conn
@@ -155,22 +148,6 @@ class Database:
     def notify_published(self) -> None:
         for listener in list(self._publish_listeners):
             listener()
-
-    async def run_in_transaction(
-        self, work: Callable[[AsyncSession], Awaitable[T]], *, attempts: int = 5
-    ) -> T:
-        """ORM-session variant of `write` (no outbox): retries the whole of `work` on deadlock
-        or lock timeout. New code uses `write`."""
-        async for attempt in AsyncRetrying(
-            retry=retry_if_exception(is_retryable_db_error),
-            stop=stop_after_attempt(attempts),
-            wait=wait_random_exponential(multiplier=0.005, max=0.2),
-            reraise=True,
-        ):
-            with attempt:
-                async with self.transaction() as session:
-                    return await work(session)
-        raise AssertionError("unreachable")
 
     async def ping(self) -> None:
         """Readiness: one round trip to the database (callers bound it with a timeout)."""

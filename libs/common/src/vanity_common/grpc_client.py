@@ -24,6 +24,7 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from vanity_common.context import REQUEST_ID_METADATA, current_request_id
 from vanity_common.errors import REASON_METADATA_KEY, ServiceError
 from vanity_common.metrics import GRPC_CLIENT_DURATION, GRPC_CLIENT_HANDLED
+from vanity_common.tls import GrpcTls, grpc_tls_from_settings
 
 
 class _ChassisClientInterceptor(grpc.aio.UnaryUnaryClientInterceptor):
@@ -75,11 +76,23 @@ def service_config(grpc_service: str, idempotent_methods: Iterable[str], timeout
 
 
 class ChannelPool:
-    """Channels are expensive and multiplexed: one per target for the life of the process."""
+    """Channels are expensive and multiplexed: one per target for the life of the process.
 
-    def __init__(self, caller_service: str) -> None:
+    With `tls` every channel is mutual TLS: the caller shows its own certificate and accepts
+    only a server whose certificate, from the same CA, names the target's host (a Service name,
+    localhost or 127.0.0.1 for the development certificates). Without: plaintext."""
+
+    def __init__(self, caller_service: str, tls: GrpcTls | None = None) -> None:
         self.caller = caller_service
+        self.tls = tls
+        self._credentials = tls.channel_credentials() if tls is not None else None
         self._channels: dict[str, grpc.aio.Channel] = {}
+
+    @classmethod
+    def from_settings(cls, settings) -> ChannelPool:
+        """The pool of a service process: its name, and its TLS material when configured
+        (production refuses to build one without: vanity_common.tls)."""
+        return cls(settings.service_name, grpc_tls_from_settings(settings))
 
     def channel(
         self,
@@ -90,18 +103,24 @@ class ChannelPool:
     ) -> grpc.aio.Channel:
         key = f"{target}|{grpc_service}"
         if key not in self._channels:
-            self._channels[key] = grpc.aio.insecure_channel(
-                target,
-                options=[
-                    (
-                        "grpc.service_config",
-                        service_config(grpc_service, idempotent_methods, timeout_s),
-                    ),
-                    ("grpc.enable_retries", 1),
-                    ("grpc.keepalive_time_ms", 30_000),
-                ],
-                interceptors=[*aio_client_interceptors(), _ChassisClientInterceptor(self.caller)],
-            )
+            options = [
+                (
+                    "grpc.service_config",
+                    service_config(grpc_service, idempotent_methods, timeout_s),
+                ),
+                ("grpc.enable_retries", 1),
+                ("grpc.keepalive_time_ms", 30_000),
+            ]
+            interceptors = [*aio_client_interceptors(), _ChassisClientInterceptor(self.caller)]
+            if self._credentials is None:
+                channel = grpc.aio.insecure_channel(
+                    target, options=options, interceptors=interceptors
+                )
+            else:
+                channel = grpc.aio.secure_channel(
+                    target, self._credentials, options=options, interceptors=interceptors
+                )
+            self._channels[key] = channel
         return self._channels[key]
 
     async def close(self) -> None:

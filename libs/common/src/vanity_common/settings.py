@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
     db_echo: bool = False
     redis_url: str | None = None
     celery_broker_url: str | None = None
+    # A Celery worker serves Prometheus /metrics on this port (on HTTP_HOST) when > 0; with the
+    # prefork pool set PROMETHEUS_MULTIPROC_DIR too (vanity_common.tasks.serve_worker_metrics).
+    worker_metrics_port: int = 0
     log_level: str = "INFO"
     log_json: bool = True
     otel_exporter_otlp_endpoint: str | None = None
@@ -79,6 +82,18 @@ class ServiceSettings(BaseSettings):
     checkout_grpc_target: str = "127.0.0.1:50055"
     payments_grpc_target: str = "127.0.0.1:50056"
     grpc_default_timeout_s: float = 3.0
+    # Mutual TLS for gRPC (vanity_common.tls, docs/grpc.md): PEM files of the CA every peer's
+    # certificate is issued by, and of this service's certificate and key. Unset: plaintext,
+    # which production refuses.
+    grpc_tls_ca_file: Path | None = None
+    grpc_tls_cert_file: Path | None = None
+    grpc_tls_key_file: Path | None = None
+    # The services allowed to call this one (their certificates' names, comma separated);
+    # empty: any holder of a certificate from the CA. Refused callers get PERMISSION_DENIED.
+    grpc_allowed_callers: str = ""
+    # A plaintext port serving only grpc.health.v1 (Kubernetes' native gRPC probes cannot
+    # speak TLS); None: no such port, the health service answers on the main gRPC port only.
+    grpc_health_port: int | None = None
 
     def model_post_init(self, context: Any, /) -> None:
         if self.http_port is None:

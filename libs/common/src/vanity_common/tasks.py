@@ -18,18 +18,26 @@ Conventions every task follows (`@reliable_task`, base `ReliableTask`):
   with `python -m vanity_<svc> outbox`), counted in `vanity_task_dead_total` and logged as
   `task_dead`.
 Tasks are sent from async code through one `CelerySender`.
+
+Metrics: with WORKER_METRICS_PORT > 0 a worker serves Prometheus /metrics on that port from
+its main process (`serve_worker_metrics`, started by the `worker_init` signal). Tasks run in
+the prefork pool's child processes (the pool is kept: only it enforces the time limits), so
+the children's metrics reach the main process through prometheus_client's multiprocess mode:
+PROMETHEUS_MULTIPROC_DIR must name an existing, writable folder in the worker's environment
+before it starts (a per-pod emptyDir in Kubernetes). With `--pool=solo` or threads it is not
+needed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from celery import Celery, Task, shared_task
-from celery.exceptions import SoftTimeLimitExceeded
+from celery import Celery, Task, shared_task, signals
 from kombu.exceptions import OperationalError as BrokerError
 from prometheus_client import Counter
 from sqlalchemy.exc import InterfaceError
@@ -87,6 +95,8 @@ def celery_config(settings: ServiceSettings) -> dict[str, Any]:
         "task_soft_time_limit": 60,
         "task_time_limit": 90,
         "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT_S},
+        # Read by the worker_init handler below (0: no /metrics).
+        "vanity_worker_metrics": (settings.http_host, settings.worker_metrics_port),
     }
     if broker.startswith("filesystem://"):
         folder = settings.data_dir / "celery-broker"
@@ -211,10 +221,6 @@ def reliable_task(name: str, **options: Any):
     return shared_task(name=name, base=ReliableTask, **options)
 
 
-def is_soft_time_limit(exc: BaseException) -> bool:
-    return isinstance(exc, SoftTimeLimitExceeded)
-
-
 class CelerySender:
     """The one way async code sends Celery tasks (by name: no import of the task code). The
     send is blocking I/O on the broker, so it runs in a thread."""
@@ -272,3 +278,57 @@ class AsyncBridge:
 
 
 bridge = AsyncBridge()
+
+
+# ---------------------------------------------------------------------------------- metrics
+
+MULTIPROC_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def serve_worker_metrics(host: str, port: int):
+    """Serves /metrics for this worker (see the module docstring); returns the HTTP server.
+
+    In multiprocess mode the files of processes other than this one are stale (a previous run
+    of a restarted container) and are removed first; no pool child exists yet at worker_init."""
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
+
+    folder = os.environ.get(MULTIPROC_DIR_ENV)
+    if folder:
+        own = f"_{os.getpid()}.db"
+        for stale in os.scandir(folder):
+            if stale.name.endswith(".db") and not stale.name.endswith(own):
+                os.unlink(stale.path)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    server, _thread = start_http_server(port, addr=host, registry=registry)
+    log.info(
+        "worker metrics served",
+        extra={"event": "worker_metrics", "port": port, "multiprocess": bool(folder)},
+    )
+    return server
+
+
+@signals.worker_init.connect
+def _start_worker_metrics(sender=None, **_: Any) -> None:
+    host, port = getattr(sender.app.conf, "vanity_worker_metrics", None) or ("", 0)
+    if not port or port <= 0:
+        return
+    pool = getattr(sender, "pool_cls", "")
+    if not os.environ.get(MULTIPROC_DIR_ENV) and str(pool) in ("prefork", ""):
+        log.warning(
+            "prefork worker without PROMETHEUS_MULTIPROC_DIR: the metrics of its pool "
+            "processes (where tasks run) are not served",
+            extra={"event": "worker_metrics_incomplete"},
+        )
+    serve_worker_metrics(host, port)
+
+
+@signals.worker_process_shutdown.connect
+def _forget_pool_process(pid=None, **_: Any) -> None:
+    """A pool child that exits takes its live gauges with it (multiprocess mode)."""
+    if os.environ.get(MULTIPROC_DIR_ENV) and pid:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)

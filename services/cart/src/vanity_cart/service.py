@@ -19,11 +19,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import grpc
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from vanity_common.clock import utcnow
 from vanity_common.db import Database
 from vanity_common.errors import (
     FailedPrecondition,
@@ -47,10 +48,6 @@ from vanity_cart.ports import (
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # ----------------------------------------------------------------------------- commands/views

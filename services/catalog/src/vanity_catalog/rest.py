@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
-from vanity_common.app import json_response, service_container
+from vanity_common.app import container, json_response, service_container
 from vanity_common.auth import Principal, require_admin
 from vanity_common.types import MAX_DB_INT, DbIdPath, DbIdQuery
 
@@ -70,12 +70,12 @@ Admin = Annotated[Principal, Depends(require_admin("catalog"))]
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _services(request: Request) -> CatalogContainer:
-    return service_container(request)
+Container = Annotated[CatalogContainer, Depends(container)]
 
 
 def _browse(request: Request) -> BrowseService:
-    return _services(request).browse
+    """Reads outside dependency injection (the cache-hit route class) reach the container so."""
+    return service_container(request).browse
 
 
 def _cached_response(request: Request, body: Body) -> Response:
@@ -176,7 +176,7 @@ async def category_tree(request: Request):
 
 @admin.get("/products")
 async def admin_list_products(
-    request: Request,
+    services: Container,
     _: Admin,
     status: Annotated[list[Literal["draft", "active", "archived"]] | None, Query()] = None,
     brand: Annotated[list[str] | None, Query()] = None,
@@ -190,43 +190,41 @@ async def admin_list_products(
         brand=brand, category=category, q=q, sort=sort, limit=limit, cursor=cursor
     )
     statuses = tuple(status or ("draft", "active", "archived"))
-    result = await _services(request).products.list_products(query, statuses)
+    result = await services.products.list_products(query, statuses)
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.post("/products", status_code=201)
-async def admin_create_product(request: Request, principal: Admin, body: ProductCreate):
-    result = await _services(request).products.create_product(principal, body.command())
+async def admin_create_product(services: Container, principal: Admin, body: ProductCreate):
+    result = await services.products.create_product(principal, body.command())
     return json_response(result, status_code=201, headers=_NO_STORE)
 
 
 @admin.get("/products/{product_id}")
-async def admin_get_product(request: Request, _: Admin, product_id: DbIdPath):
-    return json_response(
-        await _services(request).products.get_product(product_id), headers=_NO_STORE
-    )
+async def admin_get_product(services: Container, _: Admin, product_id: DbIdPath):
+    return json_response(await services.products.get_product(product_id), headers=_NO_STORE)
 
 
 @admin.patch("/products/{product_id}")
 async def admin_update_product(
-    request: Request, principal: Admin, product_id: DbIdPath, body: ProductUpdate
+    services: Container, principal: Admin, product_id: DbIdPath, body: ProductUpdate
 ):
-    result = await _services(request).products.update_product(principal, body.command(product_id))
+    result = await services.products.update_product(principal, body.command(product_id))
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.delete("/products/{product_id}")
-async def admin_archive_product(request: Request, principal: Admin, product_id: DbIdPath):
+async def admin_archive_product(services: Container, principal: Admin, product_id: DbIdPath):
     """Archives (soft delete): orders keep pointing at the product's SKUs."""
-    result = await _services(request).products.archive_product(principal, product_id)
+    result = await services.products.archive_product(principal, product_id)
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.post("/products/{product_id}/variants", status_code=201)
 async def admin_add_variant(
-    request: Request, principal: Admin, product_id: DbIdPath, body: VariantCreate
+    services: Container, principal: Admin, product_id: DbIdPath, body: VariantCreate
 ):
-    result = await _services(request).products.add_variant(
+    result = await services.products.add_variant(
         principal, AddVariant(product_id=product_id, variant=body.command())
     )
     return json_response(result, status_code=201, headers=_NO_STORE)
@@ -234,81 +232,79 @@ async def admin_add_variant(
 
 @admin.patch("/products/{product_id}/variants/{sku}")
 async def admin_update_variant(
-    request: Request, principal: Admin, product_id: DbIdPath, sku: str, body: VariantUpdate
+    services: Container, principal: Admin, product_id: DbIdPath, sku: str, body: VariantUpdate
 ):
-    result = await _services(request).products.update_variant(
-        principal, body.command(product_id, sku)
-    )
+    result = await services.products.update_variant(principal, body.command(product_id, sku))
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.delete("/products/{product_id}/variants/{sku}")
 async def admin_deactivate_variant(
-    request: Request, principal: Admin, product_id: DbIdPath, sku: str
+    services: Container, principal: Admin, product_id: DbIdPath, sku: str
 ):
     """Deactivates (soft delete): the SKU stays known to carts and orders, but not on sale."""
-    result = await _services(request).products.deactivate_variant(principal, product_id, sku)
+    result = await services.products.deactivate_variant(principal, product_id, sku)
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.get("/brands")
-async def admin_list_brands(request: Request, _: Admin):
-    return json_response(await _services(request).taxonomy.list_brands(), headers=_NO_STORE)
+async def admin_list_brands(services: Container, _: Admin):
+    return json_response(await services.taxonomy.list_brands(), headers=_NO_STORE)
 
 
 @admin.post("/brands", status_code=201)
-async def admin_create_brand(request: Request, principal: Admin, body: BrandCreate):
-    result = await _services(request).taxonomy.create_brand(principal, body.command())
+async def admin_create_brand(services: Container, principal: Admin, body: BrandCreate):
+    result = await services.taxonomy.create_brand(principal, body.command())
     return json_response(result, status_code=201, headers=_NO_STORE)
 
 
 @admin.patch("/brands/{brand_id}")
 async def admin_update_brand(
-    request: Request, principal: Admin, brand_id: DbIdPath, body: BrandUpdate
+    services: Container, principal: Admin, brand_id: DbIdPath, body: BrandUpdate
 ):
-    result = await _services(request).taxonomy.update_brand(principal, body.command(brand_id))
+    result = await services.taxonomy.update_brand(principal, body.command(brand_id))
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.delete("/brands/{brand_id}", status_code=204)
-async def admin_delete_brand(request: Request, principal: Admin, brand_id: DbIdPath):
-    await _services(request).taxonomy.delete_brand(principal, brand_id)
+async def admin_delete_brand(services: Container, principal: Admin, brand_id: DbIdPath):
+    await services.taxonomy.delete_brand(principal, brand_id)
     return Response(status_code=204)
 
 
 @admin.get("/categories")
-async def admin_list_categories(request: Request, _: Admin):
-    return json_response(await _services(request).taxonomy.list_categories(), headers=_NO_STORE)
+async def admin_list_categories(services: Container, _: Admin):
+    return json_response(await services.taxonomy.list_categories(), headers=_NO_STORE)
 
 
 @admin.post("/categories", status_code=201)
-async def admin_create_category(request: Request, principal: Admin, body: CategoryCreate):
-    result = await _services(request).taxonomy.create_category(principal, body.command())
+async def admin_create_category(services: Container, principal: Admin, body: CategoryCreate):
+    result = await services.taxonomy.create_category(principal, body.command())
     return json_response(result, status_code=201, headers=_NO_STORE)
 
 
 @admin.patch("/categories/{category_id}")
 async def admin_update_category(
-    request: Request, principal: Admin, category_id: DbIdPath, body: CategoryUpdate
+    services: Container, principal: Admin, category_id: DbIdPath, body: CategoryUpdate
 ):
-    result = await _services(request).taxonomy.update_category(principal, body.command(category_id))
+    result = await services.taxonomy.update_category(principal, body.command(category_id))
     return json_response(result, headers=_NO_STORE)
 
 
 @admin.delete("/categories/{category_id}", status_code=204)
-async def admin_delete_category(request: Request, principal: Admin, category_id: DbIdPath):
-    await _services(request).taxonomy.delete_category(principal, category_id)
+async def admin_delete_category(services: Container, principal: Admin, category_id: DbIdPath):
+    await services.taxonomy.delete_category(principal, category_id)
     return Response(status_code=204)
 
 
 @admin.get("/audit")
 async def admin_audit_log(
-    request: Request,
+    services: Container,
     _: Admin,
     entity: Literal["product", "variant", "brand", "category"] | None = None,
     entity_id: Annotated[str | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     before: DbIdQuery = None,
 ):
-    result = await _services(request).writer.audit_log(entity, entity_id, limit, before)
+    result = await services.writer.audit_log(entity, entity_id, limit, before)
     return json_response(result, headers=_NO_STORE)

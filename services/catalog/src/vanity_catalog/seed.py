@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
+from vanity_common.clock import utcnow
 from vanity_common.db import Database
 from vanity_common.settings import REPO_ROOT
 
@@ -40,9 +41,10 @@ def _ts(value: str | None, default: datetime) -> datetime:
 
 
 async def load_catalog(db: Database, data: dict[str, Any]) -> dict[str, int]:
-    now = datetime.now(UTC)
+    now = utcnow()
     added = {"brands": 0, "categories": 0, "products": 0, "variants": 0}
-    async with db.transaction() as conn:
+    async with db.unit_of_work() as uow:
+        conn = uow.conn
         brand_ids = {s: i for i, s in await conn.execute(select(brands.c.id, brands.c.slug))}
         brand_names = dict(list(await conn.execute(select(brands.c.slug, brands.c.name))))
         for b in data["brands"]:

@@ -16,7 +16,7 @@ def create_app(settings: CheckoutSettings | None = None, **overrides) -> FastAPI
     return build_service_app(
         settings,
         ServiceParts(
-            routers=[rest.router],
+            routers=[rest.router, rest.admin],
             container=lambda: build_container(settings, **overrides),
             register_grpc=grpc_api.register,
         ),

@@ -130,8 +130,15 @@ def _reservation(message: inventory_pb2.Reservation) -> Reservation:
 class InventoryPort(Port):
     grpc_service = "vanity.inventory.v1.InventoryService"
     stub_type = inventory_pb2_grpc.InventoryServiceStub
-    # Reserve, Commit and Release are idempotent per order id.
-    idempotent_methods = ("GetAvailability", "GetReservation", "Reserve", "Commit", "Release")
+    # Reserve, Commit, Release and Restock are idempotent per order id.
+    idempotent_methods = (
+        "GetAvailability",
+        "GetReservation",
+        "Reserve",
+        "Commit",
+        "Release",
+        "Restock",
+    )
 
     async def availability(self, skus: Sequence[str]) -> list[SkuAvailability]:
         response = await self.call(
@@ -172,6 +179,15 @@ class InventoryPort(Port):
             "Release",
             inventory_pb2.ReleaseRequest(order_id=order_id, reason=reason),
             reasons={"RESERVATION_COMMITTED": ReservationClosed},
+        )
+        return _reservation(response)
+
+    async def restock(self, order_id: str, reason: str) -> Reservation:
+        """A committed order was cancelled: its units go back on hand (once per order)."""
+        response = await self.call(
+            "Restock",
+            inventory_pb2.RestockRequest(order_id=order_id, reason=reason),
+            reasons={"RESERVATION_NOT_COMMITTED": ReservationClosed},
         )
         return _reservation(response)
 

@@ -58,6 +58,7 @@ import hashlib
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -78,6 +79,7 @@ from vanity_common.outbox import backoff_seconds
 
 from vanity_checkout import domain
 from vanity_checkout import repository as repo
+from vanity_checkout import saga_metrics as metrics
 from vanity_checkout.domain import (
     FailureReason,
     Order,
@@ -110,6 +112,7 @@ Clock = Callable[[], datetime]
 ORDER_EMAIL_TASK = "checkout.send_order_email"  # Celery task, sent through the outbox
 RESTOCK_TOPIC = "checkout.restock_required"  # a committed order was cancelled
 PAYMENT_OUTCOME_CONSUMER = "checkout.payment_outcome"
+PAYMENT_OUTCOMES = ("succeeded", "failed")  # ReportPaymentOutcome's PaymentOutcome, in words
 # Steps with no remote call: written by the commit of the step before them.
 LOCAL_STEPS = frozenset({SagaStep.CONFIRM_ORDER, SagaStep.CLOSE_ORDER})
 MAX_KEY_LENGTH = 128
@@ -220,6 +223,7 @@ class CheckoutSaga:
         most that long with the order as it is then (`pending`); the run goes on in the
         background and the client polls. A repeated key answers the existing order."""
         self._validate(command)
+        started_at = time.perf_counter()
         owner = self._lease_token()
         order_id = str(uuid.uuid4())
 
@@ -287,6 +291,7 @@ class CheckoutSaga:
             run = self._drive(placed_id, owner, started)
             if wait_s is None:
                 order = await run
+                metrics.PLACE_DURATION.observe(time.perf_counter() - started_at)
                 if order is not None:
                     return order
             else:
@@ -295,6 +300,16 @@ class CheckoutSaga:
                 task.add_done_callback(self._background.discard)
                 await asyncio.wait({task}, timeout=wait_s)
         return await self.get_order(placed_id)
+
+    async def aclose(self, timeout_s: float = 5.0) -> None:
+        """Shutdown: lets runs that outlived their request finish for up to `timeout_s`, then
+        cancels the rest (their leases lapse and recovery resumes them)."""
+        if not self._background:
+            return
+        _done_runs, pending = await asyncio.wait(set(self._background), timeout=timeout_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     @staticmethod
     def _validate(command: PlaceOrder) -> None:
@@ -335,6 +350,11 @@ class CheckoutSaga:
         """payments' `ReportPaymentOutcome`: deduplicated by the provider's event id, noted on
         the saga, which then asks payments for the payment's current state (the outcome itself
         is only a wake-up: duplicates and reordering cannot change the result)."""
+        if outcome not in PAYMENT_OUTCOMES:
+            raise InvalidArgument(
+                "Unknown payment outcome.",
+                errors=[FieldError("outcome", f"One of {', '.join(PAYMENT_OUTCOMES)}.")],
+            )
         message_id = _message_id(provider_event_id or f"{order_id}:{payment_id}:{outcome}")
 
         async def work(uow) -> bool:
@@ -380,6 +400,7 @@ class CheckoutSaga:
             )
 
         order_ids = await self.db.write(claim, clock=self.clock)
+        metrics.RECOVERED.inc(len(order_ids))
         if order_ids:
             log.info("saga recovery claimed %d", len(order_ids), extra={"event": "saga_recovery"})
             # Concurrently: each saga's lease runs while it waits its turn. One saga's failure
@@ -477,6 +498,7 @@ class CheckoutSaga:
         says was refunded in total, so a retried refund neither refunds nor counts twice."""
         async with self.db.connect() as conn:
             order = await self._owned_order(conn, order_id, None)
+            await self._refuse_while_undoing(conn, order_id, lock=False)
         if (
             order.status
             not in (
@@ -510,6 +532,7 @@ class CheckoutSaga:
         )
 
         async def work(uow) -> None:
+            await self._refuse_while_undoing(uow.conn, order_id)
             current = await self._owned_order(uow.conn, order_id, None)
             newly = payment.refunded.amount_minor - current.refunded_minor
             if newly <= 0:
@@ -541,6 +564,9 @@ class CheckoutSaga:
             )
 
         async def work(uow) -> None:
+            # The saga row first (cancel_order locks it too): a cancellation being undone
+            # and a shipment never interleave.
+            await self._refuse_while_undoing(uow.conn, order_id)
             order = await self._owned_order(uow.conn, order_id, None)
             if order.status is OrderStatus.SHIPPED and order.tracking_number == tracking_number:
                 return  # a retry
@@ -575,6 +601,13 @@ class CheckoutSaga:
     async def timeline(self, order_id: str) -> list[repo.SagaLogEntry]:
         async with self.db.connect() as conn:
             return await repo.saga_timeline(conn, order_id)
+
+    @staticmethod
+    async def _refuse_while_undoing(conn, order_id: str, *, lock: bool = True) -> None:
+        """Refunds and shipments wait until a cancellation has been undone in full."""
+        record = await repo.get_saga(conn, order_id, for_update=lock)
+        if record is not None and record.saga.state is SagaState.COMPENSATING:
+            raise Conflict("The order is being cancelled.", reason="ORDER_BUSY")
 
     @staticmethod
     async def _owned_order(conn, order_id: str, owner: str | None) -> Order:
@@ -904,7 +937,7 @@ class CheckoutSaga:
         goes on; None when the lease was lost."""
         read_version = run.saga.version
 
-        async def work(uow) -> tuple[repo.SagaRecord, Order, bool] | None:
+        async def work(uow) -> tuple[repo.SagaRecord, _Decision] | None:
             conn, now = uow.conn, uow.now
             record = await repo.get_saga(conn, run.saga.order_id, for_update=True)
             if record is None or record.lease_owner != owner or record.saga.version != read_version:
@@ -966,9 +999,15 @@ class CheckoutSaga:
                 lease_owner=owner if lease_until else None,
                 lease_until=lease_until,
             )
-            return written, decision.order, decision.go_on
+            return written, decision
 
-        return await self.db.write(work, clock=self.clock)
+        committed = await self.db.write(work, clock=self.clock)
+        if committed is None:
+            metrics.LOST_LEASES.inc()
+            return None
+        written, decision = committed
+        _count(decision, run.saga.step)
+        return written, decision.order, decision.go_on
 
     def _decide(
         self,
@@ -1153,6 +1192,18 @@ class _Decision:
     def transition(self, moved: tuple[Saga, domain.SagaEvent]) -> None:
         self.saga, event = moved
         self.events.append(event)
+
+
+def _count(decision: _Decision, step: SagaStep) -> None:
+    """Metrics, once the commit is in (a unit of work may run more than once)."""
+    if decision.log_retry:
+        metrics.STEP_RETRIES.labels(step.value).inc()
+    for event in decision.events:
+        metrics.SAGA_TRANSITIONS.labels(event.transition.value, event.to_state.value).inc()
+    saga = decision.saga
+    if saga.state in (SagaState.COMPLETED, SagaState.FAILED):
+        reason = saga.failure_reason.value if saga.state is SagaState.FAILED else ""
+        metrics.SAGAS_ENDED.labels(saga.state.value, reason or "").inc()
 
 
 def _message_id(raw: str) -> str:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 
 from vanity_common.bootstrap import Clock, ReadinessCheck, ServiceContainer, utcnow
 from vanity_common.db import Database
+from vanity_common.mail import mailer_from_settings
 from vanity_common.outbox import OutboxRelay
 
 from vanity_identity.keys import KeyStore
-from vanity_identity.mail import mailer_from_settings
 from vanity_identity.passwords import Passwords
 from vanity_identity.service import IdentityService
 from vanity_identity.settings import IdentitySettings, load_settings

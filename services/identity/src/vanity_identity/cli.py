@@ -69,8 +69,8 @@ def create_admin(settings: IdentitySettings, argv: list[str]) -> int:
             from vanity_identity import repository
             from vanity_identity.domain import normalise_email
 
-            async with services.db.session() as session:
-                exists = await repository.user_id_by_email(session, normalise_email(args.email))
+            async with services.db.connect() as conn:
+                exists = await repository.user_id_by_email(conn, normalise_email(args.email))
             if not exists:
                 password = _password(args)
                 if not password:

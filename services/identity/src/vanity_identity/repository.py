@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vanity_identity.domain import (
     Address,
@@ -61,7 +61,7 @@ def _user(row) -> User:
 
 
 async def insert_user(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     user_id: str,
     email: str,
@@ -71,7 +71,7 @@ async def insert_user(
     permissions: frozenset[str],
     now: datetime,
 ) -> None:
-    await session.execute(
+    await conn.execute(
         insert(users).values(
             id=user_id,
             email=email,
@@ -86,47 +86,44 @@ async def insert_user(
     )
 
 
-async def user_by_id(session: AsyncSession, user_id: str, *, lock: bool = False) -> User | None:
+async def user_by_id(conn: AsyncConnection, user_id: str, *, lock: bool = False) -> User | None:
     stmt = select(*_USER_COLUMNS).where(users.c.id == user_id)
     if lock:
         stmt = stmt.with_for_update()
-    row = (await session.execute(stmt)).first()
+    row = (await conn.execute(stmt)).first()
     return _user(row) if row else None
 
 
-async def user_with_hash_by_email(session: AsyncSession, email: str) -> tuple[User, str] | None:
+async def user_with_hash_by_email(conn: AsyncConnection, email: str) -> tuple[User, str] | None:
     row = (
-        await session.execute(
+        await conn.execute(
             select(*_USER_COLUMNS, users.c.password_hash).where(users.c.email == email)
         )
     ).first()
     return (_user(row), row.password_hash) if row else None
 
 
-async def password_hash(session: AsyncSession, user_id: str) -> str | None:
-    return await session.scalar(select(users.c.password_hash).where(users.c.id == user_id))
+async def password_hash(conn: AsyncConnection, user_id: str) -> str | None:
+    return await conn.scalar(select(users.c.password_hash).where(users.c.id == user_id))
 
 
-async def user_id_by_email(session: AsyncSession, email: str) -> str | None:
-    return await session.scalar(select(users.c.id).where(users.c.email == email))
+async def user_id_by_email(conn: AsyncConnection, email: str) -> str | None:
+    return await conn.scalar(select(users.c.id).where(users.c.email == email))
 
 
-async def update_user(session: AsyncSession, user_id: str, now: datetime, **values: Any) -> int:
+async def update_user(conn: AsyncConnection, user_id: str, now: datetime, **values: Any) -> int:
     if "roles" in values:
         values["roles"] = encode_set(values["roles"])
     if "permissions" in values:
         values["permissions"] = encode_set(values["permissions"])
-    for key in ("disabled_at", "password_changed_at"):
-        if values.get(key) is not None:
-            values[key] = values[key]
-    result = await session.execute(
+    result = await conn.execute(
         update(users).where(users.c.id == user_id).values(updated_at=now, **values)
     )
     return result.rowcount
 
 
 async def list_users(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     query: str | None,
     role: str | None,
@@ -152,12 +149,12 @@ async def list_users(
         stmt = stmt.where(users.c.disabled_at.is_(None))
     if after_email:
         stmt = stmt.where(users.c.email > after_email)
-    return [_user(row) for row in await session.execute(stmt)]
+    return [_user(row) for row in await conn.execute(stmt)]
 
 
-async def count_admins(session: AsyncSession) -> int:
+async def count_admins(conn: AsyncConnection) -> int:
     return int(
-        await session.scalar(
+        await conn.scalar(
             select(func.count())
             .select_from(users)
             .where(users.c.roles.like("%,admin,%"), users.c.disabled_at.is_(None))
@@ -170,7 +167,7 @@ async def count_admins(session: AsyncSession) -> int:
 
 
 async def insert_session(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     session_id: str,
     user_id: str,
@@ -179,7 +176,7 @@ async def insert_session(
     ip: str | None,
     user_agent: str | None,
 ) -> None:
-    await session.execute(
+    await conn.execute(
         insert(sessions).values(
             id=session_id,
             user_id=user_id,
@@ -193,9 +190,9 @@ async def insert_session(
 
 
 async def insert_refresh_token(
-    session: AsyncSession, *, token_hash: str, session_id: str, now: datetime, expires_at: datetime
+    conn: AsyncConnection, *, token_hash: str, session_id: str, now: datetime, expires_at: datetime
 ) -> None:
-    await session.execute(
+    await conn.execute(
         insert(refresh_tokens).values(
             token_hash=token_hash,
             session_id=session_id,
@@ -206,11 +203,11 @@ async def insert_refresh_token(
 
 
 async def refresh_token_state(
-    session: AsyncSession, token_hash: str
+    conn: AsyncConnection, token_hash: str
 ) -> tuple[RefreshTokenState, str, str] | None:
     """(state, session id, user id), the token row locked on MariaDB."""
     row = (
-        await session.execute(
+        await conn.execute(
             select(
                 refresh_tokens.c.expires_at,
                 refresh_tokens.c.used_at,
@@ -235,9 +232,9 @@ async def refresh_token_state(
     return state, row.id, row.user_id
 
 
-async def mark_refresh_used(session: AsyncSession, token_hash: str, now: datetime) -> bool:
+async def mark_refresh_used(conn: AsyncConnection, token_hash: str, now: datetime) -> bool:
     """Rotation claim: only one caller can move a token from unused to used."""
-    result = await session.execute(
+    result = await conn.execute(
         update(refresh_tokens)
         .where(refresh_tokens.c.token_hash == token_hash, refresh_tokens.c.used_at.is_(None))
         .values(used_at=now)
@@ -246,18 +243,18 @@ async def mark_refresh_used(session: AsyncSession, token_hash: str, now: datetim
 
 
 async def touch_session(
-    session: AsyncSession, session_id: str, now: datetime, expires_at: datetime
+    conn: AsyncConnection, session_id: str, now: datetime, expires_at: datetime
 ) -> None:
-    await session.execute(
+    await conn.execute(
         update(sessions)
         .where(sessions.c.id == session_id)
         .values(last_used_at=now, expires_at=expires_at)
     )
 
 
-async def session_owner(session: AsyncSession, token_hash: str) -> tuple[str, str] | None:
+async def session_owner(conn: AsyncConnection, token_hash: str) -> tuple[str, str] | None:
     row = (
-        await session.execute(
+        await conn.execute(
             select(sessions.c.id, sessions.c.user_id)
             .select_from(
                 refresh_tokens.join(sessions, sessions.c.id == refresh_tokens.c.session_id)
@@ -269,7 +266,7 @@ async def session_owner(session: AsyncSession, token_hash: str) -> tuple[str, st
 
 
 async def revoke_sessions(
-    session: AsyncSession,
+    conn: AsyncConnection,
     *,
     now: datetime,
     reason: str,
@@ -286,15 +283,15 @@ async def revoke_sessions(
         conditions.append(sessions.c.id != except_session)
     if session_id is None and user_id is None:
         raise ValueError("revoke_sessions needs a session or a user")
-    result = await session.execute(
+    result = await conn.execute(
         update(sessions).where(and_(*conditions)).values(revoked_at=now, revoke_reason=reason[:32])
     )
     return result.rowcount
 
 
-async def session_is_active(session: AsyncSession, session_id: str, now: datetime) -> bool:
+async def session_is_active(conn: AsyncConnection, session_id: str, now: datetime) -> bool:
     row = (
-        await session.execute(
+        await conn.execute(
             select(sessions.c.revoked_at, sessions.c.expires_at).where(sessions.c.id == session_id)
         )
     ).first()
@@ -302,7 +299,7 @@ async def session_is_active(session: AsyncSession, session_id: str, now: datetim
 
 
 async def ended_sessions(
-    session: AsyncSession, *, after: datetime, after_id: str, not_before: datetime, limit: int
+    conn: AsyncConnection, *, after: datetime, after_id: str, not_before: datetime, limit: int
 ) -> list[EndedSession]:
     """Sessions ended after the keyset position (ended_at, id), oldest first; none ended before
     `not_before` (their tokens have expired anyway)."""
@@ -315,7 +312,7 @@ async def ended_sessions(
         if after >= not_before
         else sessions.c.revoked_at >= start
     )
-    rows = await session.execute(
+    rows = await conn.execute(
         select(sessions.c.id, sessions.c.user_id, sessions.c.revoked_at, sessions.c.revoke_reason)
         .where(sessions.c.revoked_at.is_not(None), position)
         .order_by(sessions.c.revoked_at, sessions.c.id)
@@ -328,9 +325,9 @@ async def ended_sessions(
 
 
 async def insert_reset_token(
-    session: AsyncSession, *, token_hash: str, user_id: str, now: datetime, expires_at: datetime
+    conn: AsyncConnection, *, token_hash: str, user_id: str, now: datetime, expires_at: datetime
 ) -> None:
-    await session.execute(
+    await conn.execute(
         insert(password_reset_tokens).values(
             token_hash=token_hash,
             user_id=user_id,
@@ -341,11 +338,11 @@ async def insert_reset_token(
 
 
 async def consume_reset_token_peek(
-    session: AsyncSession, token_hash: str, now: datetime
+    conn: AsyncConnection, token_hash: str, now: datetime
 ) -> str | None:
     """The user id of a still-usable token, without consuming it."""
     row = (
-        await session.execute(
+        await conn.execute(
             select(
                 password_reset_tokens.c.user_id,
                 password_reset_tokens.c.expires_at,
@@ -358,17 +355,17 @@ async def consume_reset_token_peek(
     return row.user_id
 
 
-async def consume_reset_token(session: AsyncSession, token_hash: str, now: datetime) -> str | None:
+async def consume_reset_token(conn: AsyncConnection, token_hash: str, now: datetime) -> str | None:
     """Marks an unused, unexpired token used and returns its user id; None otherwise. The
     conditional UPDATE makes it single-use even under concurrent confirms."""
-    user_id = await session.scalar(
+    user_id = await conn.scalar(
         select(password_reset_tokens.c.user_id).where(
             password_reset_tokens.c.token_hash == token_hash
         )
     )
     if user_id is None:
         return None
-    result = await session.execute(
+    result = await conn.execute(
         update(password_reset_tokens)
         .where(
             password_reset_tokens.c.token_hash == token_hash,
@@ -380,8 +377,8 @@ async def consume_reset_token(session: AsyncSession, token_hash: str, now: datet
     return user_id if result.rowcount == 1 else None
 
 
-async def invalidate_reset_tokens(session: AsyncSession, user_id: str, now: datetime) -> None:
-    await session.execute(
+async def invalidate_reset_tokens(conn: AsyncConnection, user_id: str, now: datetime) -> None:
+    await conn.execute(
         update(password_reset_tokens)
         .where(
             password_reset_tokens.c.user_id == user_id, password_reset_tokens.c.used_at.is_(None)
@@ -390,26 +387,26 @@ async def invalidate_reset_tokens(session: AsyncSession, user_id: str, now: date
     )
 
 
-async def purge_expired(session: AsyncSession, now: datetime, grace: datetime) -> dict[str, int]:
+async def purge_expired(conn: AsyncConnection, now: datetime, grace: datetime) -> dict[str, int]:
     """Deletes what can no longer be used: tokens expired before `grace`, sessions ended before
     it (revoked or expired). Kept a while after expiry so reuse is still recognised."""
     done = {}
     done["reset_tokens"] = (
-        await session.execute(
+        await conn.execute(
             delete(password_reset_tokens).where(password_reset_tokens.c.expires_at < grace)
         )
     ).rowcount
     old_sessions = select(sessions.c.id).where(
         or_(sessions.c.expires_at < grace, sessions.c.revoked_at < grace)
     )
-    ids = [r for (r,) in await session.execute(old_sessions)]
+    ids = [r for (r,) in await conn.execute(old_sessions)]
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        await session.execute(delete(refresh_tokens).where(refresh_tokens.c.session_id.in_(chunk)))
-        await session.execute(delete(sessions).where(sessions.c.id.in_(chunk)))
+        await conn.execute(delete(refresh_tokens).where(refresh_tokens.c.session_id.in_(chunk)))
+        await conn.execute(delete(sessions).where(sessions.c.id.in_(chunk)))
     done["sessions"] = len(ids)
     done["refresh_tokens"] = (
-        await session.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at < grace))
+        await conn.execute(delete(refresh_tokens).where(refresh_tokens.c.expires_at < grace))
     ).rowcount
     return done
 
@@ -451,8 +448,8 @@ def _address(row) -> Address:
     )
 
 
-async def list_addresses(session: AsyncSession, user_id: str) -> list[Address]:
-    rows = await session.execute(
+async def list_addresses(conn: AsyncConnection, user_id: str) -> list[Address]:
+    rows = await conn.execute(
         select(addresses)
         .where(addresses.c.user_id == user_id)
         .order_by(addresses.c.created_at, addresses.c.id)
@@ -460,19 +457,19 @@ async def list_addresses(session: AsyncSession, user_id: str) -> list[Address]:
     return [_address(r) for r in rows]
 
 
-async def address_for_user(session: AsyncSession, user_id: str, address_id: str) -> Address | None:
+async def address_for_user(conn: AsyncConnection, user_id: str, address_id: str) -> Address | None:
     """Scoped by owner: another user's address is simply not found."""
     row = (
-        await session.execute(
+        await conn.execute(
             select(addresses).where(addresses.c.id == address_id, addresses.c.user_id == user_id)
         )
     ).first()
     return _address(row) if row else None
 
 
-async def count_addresses(session: AsyncSession, user_id: str) -> int:
+async def count_addresses(conn: AsyncConnection, user_id: str) -> int:
     return int(
-        await session.scalar(
+        await conn.scalar(
             select(func.count()).select_from(addresses).where(addresses.c.user_id == user_id)
         )
         or 0
@@ -480,9 +477,9 @@ async def count_addresses(session: AsyncSession, user_id: str) -> int:
 
 
 async def insert_address(
-    session: AsyncSession, *, address_id: str, user_id: str, values: dict, now: datetime
+    conn: AsyncConnection, *, address_id: str, user_id: str, values: dict, now: datetime
 ) -> None:
-    await session.execute(
+    await conn.execute(
         insert(addresses).values(
             id=address_id,
             user_id=user_id,
@@ -494,9 +491,9 @@ async def insert_address(
 
 
 async def update_address(
-    session: AsyncSession, *, address_id: str, user_id: str, values: dict, now: datetime
+    conn: AsyncConnection, *, address_id: str, user_id: str, values: dict, now: datetime
 ) -> int:
-    result = await session.execute(
+    result = await conn.execute(
         update(addresses)
         .where(addresses.c.id == address_id, addresses.c.user_id == user_id)
         .values(updated_at=now, **{k: v for k, v in values.items() if k in _ADDRESS_FIELDS})
@@ -505,23 +502,23 @@ async def update_address(
 
 
 async def clear_default(
-    session: AsyncSession, *, user_id: str, column: str, except_id: str
+    conn: AsyncConnection, *, user_id: str, column: str, except_id: str
 ) -> None:
-    await session.execute(
+    await conn.execute(
         update(addresses)
         .where(addresses.c.user_id == user_id, addresses.c.id != except_id, addresses.c[column])
         .values({column: False})
     )
 
 
-async def delete_address(session: AsyncSession, *, address_id: str, user_id: str) -> int:
-    result = await session.execute(
+async def delete_address(conn: AsyncConnection, *, address_id: str, user_id: str) -> int:
+    result = await conn.execute(
         delete(addresses).where(addresses.c.id == address_id, addresses.c.user_id == user_id)
     )
     return result.rowcount
 
 
-async def lock_user_row(session: AsyncSession, user_id: str) -> bool:
+async def lock_user_row(conn: AsyncConnection, user_id: str) -> bool:
     """Serialises per-user writes (address limits, defaults) on MariaDB."""
-    found = await session.scalar(select(users.c.id).where(users.c.id == user_id).with_for_update())
+    found = await conn.scalar(select(users.c.id).where(users.c.id == user_id).with_for_update())
     return found is not None

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 from vanity_common.app import json_response, service_container
 from vanity_common.auth import CurrentUser, Principal, optional_principal, require_admin
-from vanity_common.errors import PermissionDenied, ServiceError
+from vanity_common.errors import FieldError as ProblemField
+from vanity_common.errors import InvalidArgument, PermissionDenied, ServiceError
 from vanity_common.types import SafeText
 
 from vanity_identity.domain import Address, User
-from vanity_identity.service import IdentityService, TokenPair
+from vanity_identity.service import USERS_PERMISSION, IdentityService, TokenPair
 from vanity_identity.throttle import client_ip
 
 auth_router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -40,7 +43,8 @@ class LoginBody(Body):
 
 
 class RefreshBody(Body):
-    refresh_token: str = Field(min_length=1, max_length=200)
+    # Absent: the browser's httpOnly cookie carries it (see "Refresh token cookie" below).
+    refresh_token: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class LogoutBody(Body):
@@ -129,6 +133,110 @@ def tokens_json(pair: TokenPair, service: IdentityService) -> dict:
     }
 
 
+# ---- Refresh token cookie (browsers)
+#
+# A browser asks for it with `X-Refresh-Cookie: 1` on login/refresh: the refresh token then
+# travels only in an httpOnly, SameSite=Strict cookie scoped to /api/v1/auth (script on the page
+# cannot read it) and is left out of the JSON body. Mobile clients keep the body flow.
+# A cookie is sent by the browser on its own, so /refresh and /logout accept it only with the
+# custom header (a cross-site form or <img> cannot set one, and a cross-site fetch that does is
+# preflighted and refused by CORS) and, when the browser names its Origin, only from this site.
+
+REFRESH_COOKIE = "vanity_refresh"
+REFRESH_COOKIE_PATH = "/api/v1/auth"
+COOKIE_MODE_HEADER = "x-refresh-cookie"
+CSRF_HEADERS = (COOKIE_MODE_HEADER, "x-requested-with")
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
+
+
+def wants_cookie(request: Request) -> bool:
+    return request.headers.get(COOKIE_MODE_HEADER, "").strip() == "1"
+
+
+def _from_trusted_proxy(request: Request) -> bool:
+    try:
+        peer = ipaddress.ip_address(request.client.host) if request.client else None
+    except ValueError:
+        return False
+    return peer is not None and any(
+        peer in net for net in service_container(request).trusted_proxies
+    )
+
+
+def _addressed(request: Request) -> tuple[str, str]:
+    """(scheme, host name) the client addressed: the gateway's X-Forwarded-* when it is trusted."""
+    scheme, host = request.url.scheme, request.headers.get("host", "")
+    if _from_trusted_proxy(request):
+        scheme = request.headers.get("x-forwarded-proto", scheme)
+        host = request.headers.get("x-forwarded-host", host)
+    name = urlsplit(f"//{host}").hostname or ""
+    return scheme.lower(), name.lower()
+
+
+def check_cookie_request(request: Request) -> None:
+    """CSRF defence for a request the cookie authenticates: custom header, same-site Origin."""
+    if not any(request.headers.get(h) for h in CSRF_HEADERS):
+        raise PermissionDenied(
+            "A cookie-authenticated request needs the X-Refresh-Cookie header.", reason="CSRF"
+        )
+    origin = request.headers.get("origin")
+    if origin is None:
+        return  # same-origin GET-less navigations and non-browser clients send none
+    try:
+        origin_host = urlsplit(origin).hostname
+    except ValueError:
+        origin_host = None
+    if not origin_host or origin_host.lower() != _addressed(request)[1]:
+        raise PermissionDenied("Cross-origin request refused.", reason="CSRF")
+
+
+def set_refresh_cookie(request: Request, response: Response, token: str) -> None:
+    scheme, host = _addressed(request)
+    settings = service_container(request).settings
+    # Browsers refuse Secure cookies over plain http: spare only local development.
+    local_http = not settings.is_production and scheme == "http" and host in LOOPBACK_HOSTS
+    response.set_cookie(
+        REFRESH_COOKIE,
+        token,
+        max_age=settings.refresh_token_ttl_seconds,
+        path=REFRESH_COOKIE_PATH,
+        secure=not local_http,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def clear_refresh_cookie(request: Request, response: Response) -> None:
+    scheme, host = _addressed(request)
+    local_http = scheme == "http" and host in LOOPBACK_HOSTS
+    response.delete_cookie(
+        REFRESH_COOKIE,
+        path=REFRESH_COOKIE_PATH,
+        secure=not local_http,
+        httponly=True,
+        samesite="strict",
+    )
+
+
+def token_response(request: Request, pair: TokenPair, service: IdentityService) -> Response:
+    body = tokens_json(pair, service)
+    if not wants_cookie(request):
+        return json_response(body, headers=NO_STORE)
+    del body["refresh_token"]
+    response = json_response(body, headers=NO_STORE)
+    set_refresh_cookie(request, response, pair.refresh_token)
+    return response
+
+
+def cookie_refresh_token(request: Request) -> str | None:
+    """The cookie's refresh token, CSRF-checked; None when the browser sent none."""
+    token = request.cookies.get(REFRESH_COOKIE)
+    if not token:
+        return None
+    check_cookie_request(request)
+    return token[:200]
+
+
 def _service(request: Request) -> IdentityService:
     return service_container(request).identity
 
@@ -144,17 +252,8 @@ async def current_account(request: Request, principal: CurrentUser) -> User:
 Account = Annotated[User, Depends(current_account)]
 
 
-async def current_admin(
-    request: Request, principal: Annotated[Principal, Depends(require_admin("users"))]
-) -> User:
-    user = await _service(request).authorise(principal)
-    # The token said admin; the account must still say so too (roles may have changed since).
-    if not user.is_admin or "users" not in user.permissions:
-        raise PermissionDenied("Admin permission 'users' required.")
-    return user
-
-
-Admin = Annotated[User, Depends(current_admin)]
+# The token must say admin; the use cases check the account says so too (service/admin.py).
+Admin = Annotated[Principal, Depends(require_admin(USERS_PERMISSION))]
 
 
 # ---- /api/v1/auth
@@ -170,6 +269,8 @@ async def register(request: Request, body: RegisterBody):
 
 @auth_router.post("/login")
 async def login(request: Request, body: LoginBody):
+    if wants_cookie(request):
+        check_cookie_request(request)
     service = _service(request)
     pair = await service.login(
         body.email,
@@ -177,26 +278,39 @@ async def login(request: Request, body: LoginBody):
         ip=_ip(request),
         user_agent=request.headers.get("user-agent"),
     )
-    return json_response(tokens_json(pair, service), headers=NO_STORE)
+    return token_response(request, pair, service)
 
 
 @auth_router.post("/refresh")
-async def refresh(request: Request, body: RefreshBody):
+async def refresh(request: Request, body: RefreshBody | None = None):
+    """The refresh token from the body (mobile) or, when the body has none, the cookie."""
+    token = body.refresh_token if body else None
+    if token is None:
+        token = cookie_refresh_token(request)
+    if token is None:
+        raise InvalidArgument(
+            "refresh_token is required.",
+            errors=[ProblemField("body.refresh_token", "Field required")],
+        )
     service = _service(request)
-    pair = await service.refresh(body.refresh_token)
-    return json_response(tokens_json(pair, service), headers=NO_STORE)
+    pair = await service.refresh(token)
+    return token_response(request, pair, service)
 
 
 @auth_router.post("/logout", status_code=204)
 async def logout(request: Request, body: LogoutBody | None = None):
+    token = body.refresh_token if body else None
+    if token is None:
+        token = cookie_refresh_token(request)
     try:
         principal = await optional_principal(request)
     except ServiceError:  # an expired access token must not stop a logout
         principal = None
-    await _service(request).logout(
-        refresh_token=body.refresh_token if body else None, principal=principal
-    )
-    return Response(status_code=204)
+    await _service(request).logout(refresh_token=token, principal=principal)
+    response = Response(status_code=204)
+    if REFRESH_COOKIE in request.cookies:
+        clear_refresh_cookie(request, response)
+    return response
 
 
 @auth_router.post("/password-reset", status_code=202)
@@ -289,7 +403,7 @@ async def admin_list_users(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ):
     users = await _service(request).list_users(
-        query=q, role=role, disabled=disabled, after=cursor, limit=limit + 1
+        admin, query=q, role=role, disabled=disabled, after=cursor, limit=limit + 1
     )
     page, more = users[:limit], len(users) > limit
     return json_response(
@@ -303,9 +417,7 @@ async def admin_list_users(
 
 @admin_router.get("/{user_id}")
 async def admin_get_user(request: Request, admin: Admin, user_id: str):
-    service = _service(request)
-    user = await service.get_user(user_id)
-    addresses = await service.list_addresses(user_id)
+    user, addresses = await _service(request).user_details(admin, user_id)
     return json_response(
         {**user_json(user), "addresses": [address_json(a) for a in addresses]}, headers=NO_STORE
     )
@@ -313,18 +425,18 @@ async def admin_get_user(request: Request, admin: Admin, user_id: str):
 
 @admin_router.put("/{user_id}/roles")
 async def admin_set_roles(request: Request, admin: Admin, user_id: str, body: RolesBody):
-    user = await _service(request).set_roles(admin.id, user_id, body.roles, body.permissions)
+    user = await _service(request).set_roles(admin, user_id, body.roles, body.permissions)
     return json_response(user_json(user))
 
 
 @admin_router.post("/{user_id}/disable")
 async def admin_disable(request: Request, admin: Admin, user_id: str):
-    return json_response(user_json(await _service(request).set_disabled(admin.id, user_id, True)))
+    return json_response(user_json(await _service(request).set_disabled(admin, user_id, True)))
 
 
 @admin_router.post("/{user_id}/enable")
 async def admin_enable(request: Request, admin: Admin, user_id: str):
-    return json_response(user_json(await _service(request).set_disabled(admin.id, user_id, False)))
+    return json_response(user_json(await _service(request).set_disabled(admin, user_id, False)))
 
 
 # ---- internal: verification keys for services and the gateway renderer

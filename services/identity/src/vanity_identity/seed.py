@@ -20,10 +20,10 @@ async def seed(settings: IdentitySettings) -> None:
 
     async with build_container(settings, pool_size=2) as services:
         service, db = services.identity, services.db
-        async with db.session() as session:
+        async with db.connect() as conn:
             from vanity_identity import repository
 
-            if await repository.user_id_by_email(session, DEMO_EMAIL):
+            if await repository.user_id_by_email(conn, DEMO_EMAIL):
                 return
         password = secrets.token_urlsafe(12)
         await service.register(DEMO_EMAIL, DEMO_NAME, password)

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import ClassVar
 
-from pydantic import SecretStr
-from vanity_common.settings import ServiceSettings
+from vanity_common.mail import MailSettings
 
 
-class IdentitySettings(ServiceSettings):
+class IdentitySettings(MailSettings):
     service_name: ClassVar[str] = "identity"
     default_http_port: ClassVar[int] = 8001
     default_grpc_port: ClassVar[int] = 50051
@@ -36,15 +35,7 @@ class IdentitySettings(ServiceSettings):
     # Password reset by e-mail.
     reset_token_ttl_seconds: int = 1800
     password_reset_url: str = "http://127.0.0.1:8000/reset-password?token={token}"
-    mail_backend: Literal["file", "smtp"] = "file"
-    mail_from: str = "Vanity <no-reply@vanity.shop>"
-    smtp_host: str = "localhost"
-    smtp_port: int = 587
-    smtp_username: str | None = None
-    smtp_password: SecretStr | None = None
-    smtp_starttls: bool = True
-    smtp_ssl: bool = False
-    smtp_timeout_seconds: float = 10.0
+    # The e-mail itself: MAIL_BACKEND, MAIL_FROM, MAIL_DIR, SMTP_* (vanity_common.mail).
 
     @property
     def allow_key_generation(self) -> bool:
@@ -57,8 +48,6 @@ class IdentitySettings(ServiceSettings):
     def production_problems(self) -> list[str]:
         # Identity verifies its own tokens with the keys it holds: no JWKS_URL needed here.
         problems = [p for p in super().production_problems() if not p.startswith("JWKS_URL")]
-        if self.mail_backend != "smtp":
-            problems.append("MAIL_BACKEND is 'file'; production sends e-mail over SMTP")
         if not self.redis_url:
             problems.append("REDIS_URL is not set; login back-off counters must be shared")
         if self.access_token_ttl_seconds > 900:

@@ -67,6 +67,9 @@ class InventoryServicer(pb_grpc.InventoryServiceServicer):
     async def Release(self, request, context):
         return _reservation(await self.inventory.release(request.order_id, request.reason))
 
+    async def Restock(self, request, context):
+        return _reservation(await self.inventory.restock(request.order_id, request.reason))
+
     async def GetReservation(self, request, context):
         return _reservation(await self.inventory.get_reservation(request.order_id))
 

@@ -356,6 +356,16 @@ def _alert_reset(new_available, low_threshold: int):
     return case((new_available > low_threshold, None), else_=stock_items.c.low_stock_alerted_at)
 
 
+async def restocked(conn: AsyncConnection, order_id: str) -> bool:
+    """Whether this order's units were already put back (its RESTOCK ledger rows exist)."""
+    row = await conn.execute(
+        select(inventory_logs.c.id)
+        .where(inventory_logs.c.order_id == order_id, inventory_logs.c.kind == "restock")
+        .limit(1)
+    )
+    return row.first() is not None
+
+
 async def adjust_on_hand(
     conn: AsyncConnection, sku: str, delta: int, now: datetime, low_threshold: int
 ) -> bool:

@@ -57,21 +57,22 @@ async def seed(settings: InventorySettings) -> None:
     db = Database(settings.database_url)
     now = datetime.now(UTC)
     try:
-        async with db.transaction() as session:
-            existing = set((await session.scalars(select(stock_items.c.sku))).all())
+        async with db.unit_of_work() as uow:
+            conn = uow.conn
+            existing = set((await conn.scalars(select(stock_items.c.sku))).all())
             new = [sku for sku in skus if sku not in existing]
             if not new:
                 log.info("demo stock already seeded", extra={"skus": len(existing)})
                 return
             quantities = {sku: demo_quantity(sku, settings.low_stock_threshold) for sku in new}
-            await session.execute(
+            await conn.execute(
                 insert(stock_items),
                 [
                     {"sku": s, "on_hand": q, "reserved": 0, "created_at": now, "updated_at": now}
                     for s, q in quantities.items()
                 ],
             )
-            await session.execute(
+            await conn.execute(
                 insert(inventory_logs),
                 [
                     {

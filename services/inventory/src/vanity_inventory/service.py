@@ -27,10 +27,11 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
+from vanity_common.clock import utcnow
 from vanity_common.db import Database
 from vanity_common.errors import (
     Conflict,
@@ -63,10 +64,6 @@ Clock = Callable[[], datetime]
 # the outbox message itself, so its task id is the message id and the task can dedupe on it.
 LowStockNotifier = Callable[[str, int, int], Awaitable[None] | None]
 LOW_STOCK_TOPIC = "inventory.notify_low_stock"  # the Celery task's name
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -364,6 +361,46 @@ class InventoryService:
             if exc.reason == "RESERVATION_EXPIRED":
                 await self._reclaim_order(order_id, now)
             raise
+        return self._view(row, now)
+
+    async def restock(
+        self, order_id: str, reason: str = "", *, actor: str = "checkout"
+    ) -> ReservationView:
+        """A committed order was cancelled: its units go back on hand, once (the reservation row
+        is locked, and a RESTOCK ledger row naming the order marks it done)."""
+        with _translated():
+            order_id = domain.validate_order_id(order_id)
+        reason = (reason or "").strip()[:200] or "order cancelled"
+        now = self.clock()
+
+        async def work(conn: AsyncConnection) -> repo.ReservationRow:
+            row = await repo.reservation_by_order(conn, order_id, for_update=True)
+            if row is None:
+                raise domain.ReservationNotFound("No reservation for this order.")
+            if row.status is not ReservationStatus.COMMITTED:
+                raise FailedPrecondition(
+                    "Only a committed reservation can be restocked; release it instead.",
+                    reason="RESERVATION_NOT_COMMITTED",
+                )
+            if await repo.restocked(conn, order_id):
+                return row
+            for sku, qty in row.lines.items():  # ascending SKU order
+                await repo.adjust_on_hand(conn, sku, qty, now, self.low_stock_threshold)
+            await repo.write_ledger(
+                conn,
+                LedgerKind.RESTOCK,
+                {sku: (qty, 0) for sku, qty in row.lines.items()},
+                reason=reason,
+                actor=actor,
+                now=now,
+                order_id=order_id,
+                reservation_id=row.id,
+            )
+            return row
+
+        with _translated():
+            row = await self._write(work)
+        metrics.ADJUSTMENTS.labels(LedgerKind.RESTOCK.value).inc()
         return self._view(row, now)
 
     async def release(

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from vanity_common.bootstrap import Clock, ServiceContainer, utcnow
+from vanity_common.bootstrap import ServiceContainer
+from vanity_common.clock import Clock, utcnow
 from vanity_common.db import Database
 from vanity_common.grpc_client import ChannelPool
 from vanity_common.outbox import OutboxRelay

@@ -16,7 +16,6 @@ the provider's answer with `domain.reconcile` under a row lock. So:
 
 from __future__ import annotations
 
-import base64
 import hmac
 import logging
 import uuid
@@ -25,10 +24,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import grpc
-import orjson
 from prometheus_client import Counter
 from sqlalchemy.exc import IntegrityError
-from vanity_common.bootstrap import Clock, utcnow
+from vanity_common import cursor as chassis_cursor
+from vanity_common.clock import Clock, utcnow
 from vanity_common.db import Database
 from vanity_common.errors import (
     Conflict,
@@ -40,7 +39,6 @@ from vanity_common.errors import (
     ServiceError,
     Unavailable,
 )
-from vanity_common.outbox import was_processed
 from vanity_common.uow import UnitOfWork
 
 from vanity_payments import domain, repository
@@ -157,6 +155,7 @@ class WebhookResult:
     event_type: str
     outcome: str  # processed | duplicate | ignored
     payment: Payment | None = None
+    mismatch: str | None = None
 
 
 @dataclass
@@ -236,22 +235,21 @@ def _is_token(value: str) -> bool:
 
 
 def encode_cursor(created_at: datetime, payment_id: str) -> str:
-    raw = orjson.dumps([created_at.isoformat(), payment_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return chassis_cursor.encode_cursor({"c": created_at.isoformat(), "i": payment_id})
 
 
 def decode_cursor(token: str) -> tuple[datetime, str]:
     """The (created_at, id) a page ended on; anything else is a 422 naming `cursor`."""
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        created, payment_id = orjson.loads(raw)
+        fields = chassis_cursor.decode_cursor(token)
+        created, payment_id = fields["c"], fields["i"]
         when = datetime.fromisoformat(created)
         if when.tzinfo is None:
             raise ValueError("cursor time without a zone")
         when = when.astimezone(UTC)
         if not isinstance(payment_id, str) or len(payment_id) > 36 or when.year < 2000:
             raise ValueError("bad cursor")
-    except (ValueError, TypeError, OverflowError) as exc:
+    except (KeyError, ValueError, TypeError, OverflowError) as exc:
         raise InvalidArgument(
             "Malformed cursor.", errors=[FieldError("cursor", "is not a cursor of this list")]
         ) from exc
@@ -341,20 +339,27 @@ class PaymentService:
         capture_method = CaptureMethod.AUTOMATIC if command.capture else CaptureMethod.MANUAL
         # Insert first: a new key (the common case) costs one transaction, and a retry finds
         # the stored payment through the unique key.
-        stored = await self._insert_charge(command, capture_method)
+        stored, is_new = await self._stored_or_new_charge(command, capture_method)
         self._check_same_charge(stored, command, capture_method)
-        if stored.payment.status not in OPEN_STATUSES:
-            return stored.payment
-        if stored.payment.provider_reference is not None:
-            # The intent exists: its current state is the answer (e.g. 3-D Secure finished).
-            try:
-                truth = await self.provider.retrieve_intent(stored.payment.provider_reference)
-            except UnknownOutcome:
-                return stored.payment
-            return (
-                await self._apply_truth(stored.payment.id, truth, Cause("api", "charge"))
-            ).payment
-        return await self._create_intent(stored)
+        payment = stored.payment
+        if is_new:
+            return await self._create_intent(stored)
+        if payment.status not in OPEN_STATUSES:
+            return payment
+        # A retry of a charge whose outcome we do not know yet: the intent's current state is
+        # the answer (e.g. 3-D Secure finished, or the first call timed out after it applied).
+        try:
+            if payment.provider_reference is not None:
+                truth = await self.provider.retrieve_intent(payment.provider_reference)
+            else:
+                # Found by our payment id even after the provider forgot the key (24 h);
+                # otherwise the stored request is sent again under the same key.
+                truth = await self.provider.find_intent(payment.id)
+        except UnknownOutcome:
+            return payment
+        if truth is None:
+            return await self._create_intent(stored)
+        return (await self._apply_truth(payment.id, truth, Cause("api", "charge"))).payment
 
     def _validate_charge(self, command: ChargeCommand) -> None:
         errors: list[FieldError] = []
@@ -389,9 +394,11 @@ class PaymentService:
         async with self.db.connect() as conn:
             return await repository.get_charge_by_key(conn, key)
 
-    async def _insert_charge(
+    async def _stored_or_new_charge(
         self, command: ChargeCommand, capture_method: CaptureMethod
-    ) -> repository.StoredCharge:
+    ) -> tuple[repository.StoredCharge, bool]:
+        """The payment stored under the key, or a new pending one (True) committed before the
+        provider is called."""
         payment = domain.new_payment(
             payment_id=str(uuid.uuid4()),
             order_id=command.order_id,
@@ -418,14 +425,15 @@ class PaymentService:
             stored = await self._stored_charge(command.idempotency_key)
             if stored is None:
                 raise
-            return stored
-        return repository.StoredCharge(
+            return stored, False
+        new = repository.StoredCharge(
             payment,
             command.user_id,
             command.idempotency_key,
             command.payment_method,
             capture_method.value,
         )
+        return new, True
 
     @staticmethod
     def _check_same_charge(
@@ -715,9 +723,8 @@ class PaymentService:
             raise _bad_signature("Stripe webhook refused: no usable event id", False)
         if event.type not in INTENT_EVENT_TYPES or not event.payment_intent_id:
             return WebhookResult(event.id, event.type, "ignored")
-        async with self.db.connect() as conn:
-            if await was_processed(conn, WEBHOOK_CONSUMER, event.id):
-                return WebhookResult(event.id, event.type, "duplicate")
+        # Duplicates are rare: they are recognised in the transaction of the effect (below), at
+        # the cost of one retrieve, rather than every event paying for a look-up first.
         cause = Cause("webhook", event.type, event.id)
         for attempt in range(2):
             try:
@@ -754,9 +761,12 @@ class PaymentService:
             )
             if result.mismatch and not last:
                 raise _Stale  # maybe our own later step committed after the retrieve: re-ask
-            return WebhookResult(event.id, event.type, "processed", result.payment)
+            return WebhookResult(event.id, event.type, "processed", result.payment, result.mismatch)
 
-        return await self.db.write(work, clock=self.clock)
+        outcome = await self.db.write(work, clock=self.clock)
+        if outcome.payment is not None:
+            self._report_mismatch(outcome.payment.id, cause.actor, outcome.mismatch)
+        return outcome
 
     async def _locked_payment_of(self, uow: UnitOfWork, truth: IntentSnapshot) -> Payment | None:
         found = await repository.find_by_provider_reference(uow.conn, truth.id)
@@ -878,7 +888,9 @@ class PaymentService:
             current = await self._locked(uow, payment_id)
             return await self._transition_locked(uow, current, None, decide, cause, report=report)
 
-        return await self.db.write(work, clock=self.clock)
+        result = await self.db.write(work, clock=self.clock)
+        self._report_mismatch(payment_id, cause.actor, result.mismatch)
+        return result
 
     async def _apply_truth(
         self,
@@ -905,7 +917,9 @@ class PaymentService:
                 report=report,
             )
 
-        return await self.db.write(work, clock=self.clock)
+        result = await self.db.write(work, clock=self.clock)
+        self._report_mismatch(payment_id, cause.actor, result.mismatch)
+        return result
 
     async def _locked(self, uow: UnitOfWork, payment_id: str) -> Payment:
         payment = await repository.get_payment(uow.conn, payment_id, for_update=True)
@@ -941,18 +955,24 @@ class PaymentService:
                 raise RuntimeError(f"payment {current.id} changed under its row lock")
             if report:
                 await self._publish_outcome(uow, result.payment, result.events, cause)
-        if result.mismatch:
-            MISMATCHES.labels(cause.actor).inc()
-            log.error(
-                "payment does not match its provider's truth",
-                extra={
-                    "event": "payment_mismatch",
-                    "payment_id": current.id,
-                    "actor": cause.actor,
-                    "mismatch": result.mismatch,
-                },
-            )
         return result
+
+    @staticmethod
+    def _report_mismatch(payment_id: str, actor: str, mismatch: str | None) -> None:
+        """After the commit (a rolled-back attempt reports nothing): the truth cannot be
+        reached through transitions, a person must look."""
+        if mismatch is None:
+            return
+        MISMATCHES.labels(actor).inc()
+        log.error(
+            "payment does not match its provider's truth",
+            extra={
+                "event": "payment_mismatch",
+                "payment_id": payment_id,
+                "actor": actor,
+                "mismatch": mismatch,
+            },
+        )
 
     async def _publish_outcome(
         self,

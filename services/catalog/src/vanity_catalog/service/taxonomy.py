@@ -28,6 +28,14 @@ def _invalid_category(problems: list[FieldError]) -> InvalidArgument:
     return InvalidArgument("Invalid category.", errors=problems)
 
 
+def _slug(slug: str | None, name: str, what: str) -> str:
+    """The slug given, else one made of the name (which may have no letter or digit left)."""
+    made = slug or slugify(name)
+    if not made:
+        raise InvalidArgument(f"Invalid {what}.", errors=[FieldError("slug", "required")])
+    return made
+
+
 def _unknown_parent() -> InvalidArgument:
     return _invalid_category([FieldError("parent_id", "unknown category")])
 
@@ -45,9 +53,7 @@ class TaxonomyAdmin:
         return {"items": [views.brand(r) for r in rows]}
 
     async def create_brand(self, actor: Principal, command: CreateBrand) -> dict[str, Any]:
-        slug = command.slug or slugify(command.name)
-        if not slug:
-            raise InvalidArgument("Invalid brand.", errors=[FieldError("slug", "required")])
+        slug = _slug(command.slug, command.name, "brand")
 
         async def work(conn):
             await self.writer.ensure_slug_free(conn, brands, slug)
@@ -121,9 +127,7 @@ class TaxonomyAdmin:
         return {"items": [views.category(r) for r in rows]}
 
     async def create_category(self, actor: Principal, command: CreateCategory) -> dict[str, Any]:
-        slug = command.slug or slugify(command.name)
-        if not slug:
-            raise InvalidArgument("Invalid category.", errors=[FieldError("slug", "required")])
+        slug = _slug(command.slug, command.name, "category")
 
         async def work(conn):
             parent = None

@@ -26,25 +26,27 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from vanity.common.v1 import common_pb2 as vanity_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!vanity/checkout/v1/checkout.proto\x12\x12vanity.checkout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dvanity/common/v1/common.proto\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"e\n\tOrderLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12+\n\nunit_price\x18\x04 \x01(\x0b\x32\x17.vanity.common.v1.Money\"\xf5\x01\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.vanity.checkout.v1.OrderStatus\x12,\n\x05lines\x18\x04 \x03(\x0b\x32\x1d.vanity.checkout.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.vanity.common.v1.Money\x12\x12\n\npayment_id\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xab\x01\n\x1bReportPaymentOutcomeRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x12\n\npayment_id\x18\x02 \x01(\t\x12\x33\n\x07outcome\x18\x03 \x01(\x0e\x32\".vanity.checkout.v1.PaymentOutcome\x12\x19\n\x11provider_event_id\x18\x04 \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\x05 \x01(\t*\xd4\x01\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x01\x12!\n\x1dORDER_STATUS_AWAITING_PAYMENT\x10\x02\x12\x1a\n\x16ORDER_STATUS_CONFIRMED\x10\x03\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x04\x12\x17\n\x13ORDER_STATUS_FAILED\x10\x05\x12\x19\n\x15ORDER_STATUS_REFUNDED\x10\x06*l\n\x0ePaymentOutcome\x12\x1f\n\x1bPAYMENT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19PAYMENT_OUTCOME_SUCCEEDED\x10\x01\x12\x1a\n\x16PAYMENT_OUTCOME_FAILED\x10\x02\x32\xc1\x01\n\x0f\x43heckoutService\x12J\n\x08GetOrder\x12#.vanity.checkout.v1.GetOrderRequest\x1a\x19.vanity.checkout.v1.Order\x12\x62\n\x14ReportPaymentOutcome\x12/.vanity.checkout.v1.ReportPaymentOutcomeRequest\x1a\x19.vanity.checkout.v1.Orderb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!vanity/checkout/v1/checkout.proto\x12\x12vanity.checkout.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dvanity/common/v1/common.proto\"#\n\x0fGetOrderRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"e\n\tOrderLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x10\n\x08quantity\x18\x03 \x01(\x03\x12+\n\nunit_price\x18\x04 \x01(\x0b\x32\x17.vanity.common.v1.Money\"\xff\x02\n\x05Order\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.vanity.checkout.v1.OrderStatus\x12,\n\x05lines\x18\x04 \x03(\x0b\x32\x1d.vanity.checkout.v1.OrderLine\x12&\n\x05total\x18\x05 \x01(\x0b\x32\x17.vanity.common.v1.Money\x12\x12\n\npayment_id\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x16\n\x0e\x66\x61ilure_reason\x18\x08 \x01(\t\x12\x15\n\rclient_secret\x18\t \x01(\t\x12.\n\x08tracking\x18\n \x01(\x0b\x32\x1c.vanity.checkout.v1.Tracking\x12)\n\x08refunded\x18\x0b \x01(\x0b\x32\x17.vanity.common.v1.Money\"4\n\x08Tracking\x12\x17\n\x0ftracking_number\x18\x01 \x01(\t\x12\x0f\n\x07\x63\x61rrier\x18\x02 \x01(\t\"\xab\x01\n\x1bReportPaymentOutcomeRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x12\n\npayment_id\x18\x02 \x01(\t\x12\x33\n\x07outcome\x18\x03 \x01(\x0e\x32\".vanity.checkout.v1.PaymentOutcome\x12\x19\n\x11provider_event_id\x18\x04 \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\x05 \x01(\t*\x93\x02\n\x0bOrderStatus\x12\x1c\n\x18ORDER_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14ORDER_STATUS_PENDING\x10\x01\x12!\n\x1dORDER_STATUS_AWAITING_PAYMENT\x10\x02\x12\x1a\n\x16ORDER_STATUS_CONFIRMED\x10\x03\x12\x1a\n\x16ORDER_STATUS_CANCELLED\x10\x04\x12\x17\n\x13ORDER_STATUS_FAILED\x10\x05\x12\x19\n\x15ORDER_STATUS_REFUNDED\x10\x06\x12#\n\x1fORDER_STATUS_PARTIALLY_REFUNDED\x10\x07\x12\x18\n\x14ORDER_STATUS_SHIPPED\x10\x08*l\n\x0ePaymentOutcome\x12\x1f\n\x1bPAYMENT_OUTCOME_UNSPECIFIED\x10\x00\x12\x1d\n\x19PAYMENT_OUTCOME_SUCCEEDED\x10\x01\x12\x1a\n\x16PAYMENT_OUTCOME_FAILED\x10\x02\x32\xc1\x01\n\x0f\x43heckoutService\x12J\n\x08GetOrder\x12#.vanity.checkout.v1.GetOrderRequest\x1a\x19.vanity.checkout.v1.Order\x12\x62\n\x14ReportPaymentOutcome\x12/.vanity.checkout.v1.ReportPaymentOutcomeRequest\x1a\x19.vanity.checkout.v1.Orderb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vanity.checkout.v1.checkout_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ORDERSTATUS']._serialized_start=684
-  _globals['_ORDERSTATUS']._serialized_end=896
-  _globals['_PAYMENTOUTCOME']._serialized_start=898
-  _globals['_PAYMENTOUTCOME']._serialized_end=1006
+  _globals['_ORDERSTATUS']._serialized_start=876
+  _globals['_ORDERSTATUS']._serialized_end=1151
+  _globals['_PAYMENTOUTCOME']._serialized_start=1153
+  _globals['_PAYMENTOUTCOME']._serialized_end=1261
   _globals['_GETORDERREQUEST']._serialized_start=121
   _globals['_GETORDERREQUEST']._serialized_end=156
   _globals['_ORDERLINE']._serialized_start=158
   _globals['_ORDERLINE']._serialized_end=259
   _globals['_ORDER']._serialized_start=262
-  _globals['_ORDER']._serialized_end=507
-  _globals['_REPORTPAYMENTOUTCOMEREQUEST']._serialized_start=510
-  _globals['_REPORTPAYMENTOUTCOMEREQUEST']._serialized_end=681
-  _globals['_CHECKOUTSERVICE']._serialized_start=1009
-  _globals['_CHECKOUTSERVICE']._serialized_end=1202
+  _globals['_ORDER']._serialized_end=645
+  _globals['_TRACKING']._serialized_start=647
+  _globals['_TRACKING']._serialized_end=699
+  _globals['_REPORTPAYMENTOUTCOMEREQUEST']._serialized_start=702
+  _globals['_REPORTPAYMENTOUTCOMEREQUEST']._serialized_end=873
+  _globals['_CHECKOUTSERVICE']._serialized_start=1264
+  _globals['_CHECKOUTSERVICE']._serialized_end=1457
 # @@protoc_insertion_point(module_scope)

@@ -20,6 +20,8 @@ class OrderStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ORDER_STATUS_CANCELLED: _ClassVar[OrderStatus]
     ORDER_STATUS_FAILED: _ClassVar[OrderStatus]
     ORDER_STATUS_REFUNDED: _ClassVar[OrderStatus]
+    ORDER_STATUS_PARTIALLY_REFUNDED: _ClassVar[OrderStatus]
+    ORDER_STATUS_SHIPPED: _ClassVar[OrderStatus]
 
 class PaymentOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -33,6 +35,8 @@ ORDER_STATUS_CONFIRMED: OrderStatus
 ORDER_STATUS_CANCELLED: OrderStatus
 ORDER_STATUS_FAILED: OrderStatus
 ORDER_STATUS_REFUNDED: OrderStatus
+ORDER_STATUS_PARTIALLY_REFUNDED: OrderStatus
+ORDER_STATUS_SHIPPED: OrderStatus
 PAYMENT_OUTCOME_UNSPECIFIED: PaymentOutcome
 PAYMENT_OUTCOME_SUCCEEDED: PaymentOutcome
 PAYMENT_OUTCOME_FAILED: PaymentOutcome
@@ -56,7 +60,7 @@ class OrderLine(_message.Message):
     def __init__(self, sku: _Optional[str] = ..., name: _Optional[str] = ..., quantity: _Optional[int] = ..., unit_price: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
 
 class Order(_message.Message):
-    __slots__ = ("order_id", "user_id", "status", "lines", "total", "payment_id", "created_at")
+    __slots__ = ("order_id", "user_id", "status", "lines", "total", "payment_id", "created_at", "failure_reason", "client_secret", "tracking", "refunded")
     ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +68,10 @@ class Order(_message.Message):
     TOTAL_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FAILURE_REASON_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_SECRET_FIELD_NUMBER: _ClassVar[int]
+    TRACKING_FIELD_NUMBER: _ClassVar[int]
+    REFUNDED_FIELD_NUMBER: _ClassVar[int]
     order_id: str
     user_id: str
     status: OrderStatus
@@ -71,7 +79,19 @@ class Order(_message.Message):
     total: _common_pb2.Money
     payment_id: str
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., payment_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    failure_reason: str
+    client_secret: str
+    tracking: Tracking
+    refunded: _common_pb2.Money
+    def __init__(self, order_id: _Optional[str] = ..., user_id: _Optional[str] = ..., status: _Optional[_Union[OrderStatus, str]] = ..., lines: _Optional[_Iterable[_Union[OrderLine, _Mapping]]] = ..., total: _Optional[_Union[_common_pb2.Money, _Mapping]] = ..., payment_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., failure_reason: _Optional[str] = ..., client_secret: _Optional[str] = ..., tracking: _Optional[_Union[Tracking, _Mapping]] = ..., refunded: _Optional[_Union[_common_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class Tracking(_message.Message):
+    __slots__ = ("tracking_number", "carrier")
+    TRACKING_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    CARRIER_FIELD_NUMBER: _ClassVar[int]
+    tracking_number: str
+    carrier: str
+    def __init__(self, tracking_number: _Optional[str] = ..., carrier: _Optional[str] = ...) -> None: ...
 
 class ReportPaymentOutcomeRequest(_message.Message):
     __slots__ = ("order_id", "payment_id", "outcome", "provider_event_id", "failure_reason")

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#vanity/inventory/v1/inventory.proto\x12\x13vanity.inventory.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"&\n\x16GetAvailabilityRequest\x12\x0c\n\x04skus\x18\x01 \x03(\t\"p\n\x0fSkuAvailability\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\r\n\x05known\x18\x02 \x01(\x08\x12\x11\n\tavailable\x18\x03 \x01(\x03\x12.\n\x05level\x18\x04 \x01(\x0e\x32\x1f.vanity.inventory.v1.StockLevel\"N\n\x17GetAvailabilityResponse\x12\x33\n\x05items\x18\x01 \x03(\x0b\x32$.vanity.inventory.v1.SkuAvailability\"0\n\x0fReservationLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"l\n\x0eReserveRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x33\n\x05lines\x18\x02 \x03(\x0b\x32$.vanity.inventory.v1.ReservationLine\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\"!\n\rCommitRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"2\n\x0eReleaseRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\")\n\x15GetReservationRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"\xd4\x01\n\x0bReservation\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x36\n\x06status\x18\x03 \x01(\x0e\x32&.vanity.inventory.v1.ReservationStatus\x12\x33\n\x05lines\x18\x04 \x03(\x0b\x32$.vanity.inventory.v1.ReservationLine\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*v\n\nStockLevel\x12\x1b\n\x17STOCK_LEVEL_UNSPECIFIED\x10\x00\x12\x18\n\x14STOCK_LEVEL_IN_STOCK\x10\x01\x12\x13\n\x0fSTOCK_LEVEL_LOW\x10\x02\x12\x1c\n\x18STOCK_LEVEL_OUT_OF_STOCK\x10\x03*\xb9\x01\n\x11ReservationStatus\x12\"\n\x1eRESERVATION_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19RESERVATION_STATUS_ACTIVE\x10\x01\x12 \n\x1cRESERVATION_STATUS_COMMITTED\x10\x02\x12\x1f\n\x1bRESERVATION_STATUS_RELEASED\x10\x03\x12\x1e\n\x1aRESERVATION_STATUS_EXPIRED\x10\x04\x32\xd4\x03\n\x10InventoryService\x12l\n\x0fGetAvailability\x12+.vanity.inventory.v1.GetAvailabilityRequest\x1a,.vanity.inventory.v1.GetAvailabilityResponse\x12P\n\x07Reserve\x12#.vanity.inventory.v1.ReserveRequest\x1a .vanity.inventory.v1.Reservation\x12N\n\x06\x43ommit\x12\".vanity.inventory.v1.CommitRequest\x1a .vanity.inventory.v1.Reservation\x12P\n\x07Release\x12#.vanity.inventory.v1.ReleaseRequest\x1a .vanity.inventory.v1.Reservation\x12^\n\x0eGetReservation\x12*.vanity.inventory.v1.GetReservationRequest\x1a .vanity.inventory.v1.Reservationb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#vanity/inventory/v1/inventory.proto\x12\x13vanity.inventory.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"&\n\x16GetAvailabilityRequest\x12\x0c\n\x04skus\x18\x01 \x03(\t\"p\n\x0fSkuAvailability\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\r\n\x05known\x18\x02 \x01(\x08\x12\x11\n\tavailable\x18\x03 \x01(\x03\x12.\n\x05level\x18\x04 \x01(\x0e\x32\x1f.vanity.inventory.v1.StockLevel\"N\n\x17GetAvailabilityResponse\x12\x33\n\x05items\x18\x01 \x03(\x0b\x32$.vanity.inventory.v1.SkuAvailability\"0\n\x0fReservationLine\x12\x0b\n\x03sku\x18\x01 \x01(\t\x12\x10\n\x08quantity\x18\x02 \x01(\x03\"l\n\x0eReserveRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x33\n\x05lines\x18\x02 \x03(\x0b\x32$.vanity.inventory.v1.ReservationLine\x12\x13\n\x0bttl_seconds\x18\x03 \x01(\x05\"!\n\rCommitRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"2\n\x0eReleaseRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"2\n\x0eRestockRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\")\n\x15GetReservationRequest\x12\x10\n\x08order_id\x18\x01 \x01(\t\"\xd4\x01\n\x0bReservation\x12\x16\n\x0ereservation_id\x18\x01 \x01(\t\x12\x10\n\x08order_id\x18\x02 \x01(\t\x12\x36\n\x06status\x18\x03 \x01(\x0e\x32&.vanity.inventory.v1.ReservationStatus\x12\x33\n\x05lines\x18\x04 \x03(\x0b\x32$.vanity.inventory.v1.ReservationLine\x12.\n\nexpires_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*v\n\nStockLevel\x12\x1b\n\x17STOCK_LEVEL_UNSPECIFIED\x10\x00\x12\x18\n\x14STOCK_LEVEL_IN_STOCK\x10\x01\x12\x13\n\x0fSTOCK_LEVEL_LOW\x10\x02\x12\x1c\n\x18STOCK_LEVEL_OUT_OF_STOCK\x10\x03*\xb9\x01\n\x11ReservationStatus\x12\"\n\x1eRESERVATION_STATUS_UNSPECIFIED\x10\x00\x12\x1d\n\x19RESERVATION_STATUS_ACTIVE\x10\x01\x12 \n\x1cRESERVATION_STATUS_COMMITTED\x10\x02\x12\x1f\n\x1bRESERVATION_STATUS_RELEASED\x10\x03\x12\x1e\n\x1aRESERVATION_STATUS_EXPIRED\x10\x04\x32\xa6\x04\n\x10InventoryService\x12l\n\x0fGetAvailability\x12+.vanity.inventory.v1.GetAvailabilityRequest\x1a,.vanity.inventory.v1.GetAvailabilityResponse\x12P\n\x07Reserve\x12#.vanity.inventory.v1.ReserveRequest\x1a .vanity.inventory.v1.Reservation\x12N\n\x06\x43ommit\x12\".vanity.inventory.v1.CommitRequest\x1a .vanity.inventory.v1.Reservation\x12P\n\x07Release\x12#.vanity.inventory.v1.ReleaseRequest\x1a .vanity.inventory.v1.Reservation\x12^\n\x0eGetReservation\x12*.vanity.inventory.v1.GetReservationRequest\x1a .vanity.inventory.v1.Reservation\x12P\n\x07Restock\x12#.vanity.inventory.v1.RestockRequest\x1a .vanity.inventory.v1.Reservationb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'vanity.inventory.v1.inventory_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STOCKLEVEL']._serialized_start=832
-  _globals['_STOCKLEVEL']._serialized_end=950
-  _globals['_RESERVATIONSTATUS']._serialized_start=953
-  _globals['_RESERVATIONSTATUS']._serialized_end=1138
+  _globals['_STOCKLEVEL']._serialized_start=884
+  _globals['_STOCKLEVEL']._serialized_end=1002
+  _globals['_RESERVATIONSTATUS']._serialized_start=1005
+  _globals['_RESERVATIONSTATUS']._serialized_end=1190
   _globals['_GETAVAILABILITYREQUEST']._serialized_start=93
   _globals['_GETAVAILABILITYREQUEST']._serialized_end=131
   _globals['_SKUAVAILABILITY']._serialized_start=133
@@ -50,10 +50,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_COMMITREQUEST']._serialized_end=520
   _globals['_RELEASEREQUEST']._serialized_start=522
   _globals['_RELEASEREQUEST']._serialized_end=572
-  _globals['_GETRESERVATIONREQUEST']._serialized_start=574
-  _globals['_GETRESERVATIONREQUEST']._serialized_end=615
-  _globals['_RESERVATION']._serialized_start=618
-  _globals['_RESERVATION']._serialized_end=830
-  _globals['_INVENTORYSERVICE']._serialized_start=1141
-  _globals['_INVENTORYSERVICE']._serialized_end=1609
+  _globals['_RESTOCKREQUEST']._serialized_start=574
+  _globals['_RESTOCKREQUEST']._serialized_end=624
+  _globals['_GETRESERVATIONREQUEST']._serialized_start=626
+  _globals['_GETRESERVATIONREQUEST']._serialized_end=667
+  _globals['_RESERVATION']._serialized_start=670
+  _globals['_RESERVATION']._serialized_end=882
+  _globals['_INVENTORYSERVICE']._serialized_start=1193
+  _globals['_INVENTORYSERVICE']._serialized_end=1743
 # @@protoc_insertion_point(module_scope)

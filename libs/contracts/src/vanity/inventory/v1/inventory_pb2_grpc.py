@@ -59,6 +59,11 @@ class InventoryServiceStub:
                 request_serializer=vanity_dot_inventory_dot_v1_dot_inventory__pb2.GetReservationRequest.SerializeToString,
                 response_deserializer=vanity_dot_inventory_dot_v1_dot_inventory__pb2.Reservation.FromString,
                 _registered_method=True)
+        self.Restock = channel.unary_unary(
+                '/vanity.inventory.v1.InventoryService/Restock',
+                request_serializer=vanity_dot_inventory_dot_v1_dot_inventory__pb2.RestockRequest.SerializeToString,
+                response_deserializer=vanity_dot_inventory_dot_v1_dot_inventory__pb2.Reservation.FromString,
+                _registered_method=True)
 
 
 class InventoryServiceServicer:
@@ -107,6 +112,16 @@ class InventoryServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Restock(self, request, context):
+        """A committed order was cancelled: its units go back on hand (one RESTOCK ledger row per SKU,
+        naming the order). Idempotent per order: a repeat changes nothing and answers the same.
+        NOT_FOUND / RESERVATION_NOT_FOUND without a reservation; FAILED_PRECONDITION /
+        RESERVATION_NOT_COMMITTED for one that never sold (release it instead).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InventoryServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +148,11 @@ def add_InventoryServiceServicer_to_server(servicer, server):
             'GetReservation': grpc.unary_unary_rpc_method_handler(
                     servicer.GetReservation,
                     request_deserializer=vanity_dot_inventory_dot_v1_dot_inventory__pb2.GetReservationRequest.FromString,
+                    response_serializer=vanity_dot_inventory_dot_v1_dot_inventory__pb2.Reservation.SerializeToString,
+            ),
+            'Restock': grpc.unary_unary_rpc_method_handler(
+                    servicer.Restock,
+                    request_deserializer=vanity_dot_inventory_dot_v1_dot_inventory__pb2.RestockRequest.FromString,
                     response_serializer=vanity_dot_inventory_dot_v1_dot_inventory__pb2.Reservation.SerializeToString,
             ),
     }
@@ -270,6 +290,33 @@ class InventoryService:
             target,
             '/vanity.inventory.v1.InventoryService/GetReservation',
             vanity_dot_inventory_dot_v1_dot_inventory__pb2.GetReservationRequest.SerializeToString,
+            vanity_dot_inventory_dot_v1_dot_inventory__pb2.Reservation.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Restock(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/vanity.inventory.v1.InventoryService/Restock',
+            vanity_dot_inventory_dot_v1_dot_inventory__pb2.RestockRequest.SerializeToString,
             vanity_dot_inventory_dot_v1_dot_inventory__pb2.Reservation.FromString,
             options,
             channel_credentials,
