@@ -9,7 +9,7 @@ PY := .venv/bin/python
 export PATH := $(HOME)/.local/bin:$(PATH)
 
 .PHONY: help uv kubectl deck install proto proto-check lint format test test-fast run migrate seed \
-        bench bench-chassis bench-outbox load k8s-check k8s-config docker-check migration clean \
+        bench bench-chassis bench-outbox load capacity chaos k8s-check k8s-config docker-check migration clean \
         backup dr-drill monitoring-check
 
 help: ## list the targets
@@ -74,8 +74,14 @@ k8s-config: install ## render Kong's ConfigMap source for k8s from identity's ke
 docker-check: install ## hadolint + the project's rules on deploy/docker/service.Dockerfile (non-root, multi-stage, pinned base)
 	$(PY) -m tools.check_dockerfiles
 
-load: install ## locust shoppers through the gateway against a fresh suite (USERS=60 TIME=60s)
+load: install ## locust shoppers vs a fresh supervised suite: SLO gate + audit (USERS=60 TIME=60s LOAD_DB=sqlite|mariadb)
 	$(PY) -m tools.load_test --users $(or $(USERS),60) --time $(or $(TIME),60s)
+
+capacity: install ## stepped load: the highest request rate within the SLO (STEPS=20,40,... STEP_TIME=40s LOAD_DB=...)
+	$(PY) -m tools.load_test --capacity $(if $(STEPS),--steps $(STEPS)) $(if $(STEP_TIME),--step-time $(STEP_TIME))
+
+chaos: install ## faults under load (kill -9, slow payments, worker down, DB cut, Redis restart), audit after each (LOAD_DB=mariadb)
+	$(PY) -m tools.chaos $(if $(FAULTS),--faults $(FAULTS))
 
 bench-chassis: install ## per-request cost of the service chassis (wrk; bare FastAPI vs chassis)
 	@command -v wrk >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; }

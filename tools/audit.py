@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 SERVICES_READ = ("checkout", "payments", "inventory", "cart")
@@ -285,10 +285,10 @@ async def _read(url: str, reader) -> None:
     try:
         async with engine.connect() as conn:
             if not url.startswith("sqlite"):
-                from sqlalchemy import text
-
+                # one consistent snapshot per database, and no way to write by mistake
+                conn = await conn.execution_options(isolation_level="REPEATABLE READ")
                 await conn.execute(text("SET SESSION TRANSACTION READ ONLY"))
-                await conn.execute(text("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+                await conn.commit()
             async with conn.begin():
                 await reader(conn)
     finally:

@@ -38,6 +38,12 @@ FLOWS = [
     "guest-bag-merged-at-sign-in",
     "password-reset-pages",
     "friendly-errors-with-retry",
+    "checkout-success-confirmation-history",
+    "checkout-declined-keeps-the-bag",
+    "checkout-3ds-challenge-completed",
+    "double-click-pay-creates-one-order",
+    "admin-refund-and-stock-adjustment",
+    "admin-product-create-edit-archive",
 ]
 INITIAL_JS_BUDGET_GZIP = 150 * 1024
 
@@ -109,7 +115,7 @@ def browser_run(suite) -> dict:
         env={**os.environ, "ADMIN_EMAIL": email, "ADMIN_PASSWORD": password},
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=420,
     )
     flows: dict[str, dict] = {}
     summary: dict = {}
@@ -138,12 +144,20 @@ def test_browser_flow(browser_run, flow):
 def test_main_pages_have_no_serious_accessibility_violations(browser_run):
     axe = browser_run["measurements"]["axe"]
     assert {"home", "listing", "product", "sign-in"} <= set(axe)
+    assert {"checkout", "checkout-declined", "challenge", "order-confirmation", "orders"} <= set(
+        axe
+    )
+    assert {"admin-orders", "admin-order", "admin-stock-adjust", "admin-users"} <= set(axe)
     assert {page: r["serious_or_critical"] for page, r in axe.items()} == dict.fromkeys(axe, 0)
 
 
 def test_screenshots_at_phone_and_desktop_widths(browser_run):
     shots = {Path(p).name for p in browser_run["screenshots"]}
-    for page in ("home", "listing", "product", "sign-in", "address-book", "admin-refused", "bag"):
+    pages = ("home", "listing", "product", "sign-in", "address-book", "admin-refused", "bag")
+    pages += ("checkout", "checkout-declined", "challenge", "order-confirmation", "orders")
+    pages += ("admin-orders", "admin-order", "admin-stock-adjust", "admin-users", "admin-payments")
+    pages += ("admin-product-edit",)
+    for page in pages:
         assert {f"{page}-phone.png", f"{page}-desktop.png"} <= shots, page
     for path in browser_run["screenshots"]:
         assert Path(path).stat().st_size > 5_000, f"{path} looks blank"

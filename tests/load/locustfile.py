@@ -28,7 +28,7 @@ import time
 import uuid
 
 from geventhttpclient.client import HTTPClientPool
-from locust import FastHttpUser, between, events, task
+from locust import FastHttpUser, events, task
 
 PASSWORD = "load test password 1234"
 ADDRESS = {
@@ -133,7 +133,6 @@ class SourceAddressPool(HTTPClientPool):
 
 
 class Shopper(FastHttpUser):
-    wait_time = between(0.5, 2.0)
     network_timeout = 30.0
     connection_timeout = 10.0
 
@@ -146,9 +145,12 @@ class Shopper(FastHttpUser):
             connection_timeout=self.connection_timeout,
         )
         super().__init__(environment)
-        options = environment.parsed_options
-        if options is not None:
-            self.wait_time = between(options.wait_min, options.wait_max)
+
+    def wait_time(self) -> float:
+        options = self.environment.parsed_options
+        if options is None:
+            return random.uniform(0.5, 2.0)
+        return random.uniform(options.wait_min, options.wait_max)
 
     @property
     def options(self):

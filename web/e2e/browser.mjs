@@ -78,7 +78,35 @@ async function newPage(viewport = DESKTOP) {
     if (message.type() === 'error') page.consoleErrors.push(message.text());
   });
   page.on('pageerror', (error) => page.consoleErrors.push(String(error)));
+  page.on('response', (response) => noteAuthBudget(response.url(), response.headers()));
   return page;
+}
+
+// The gateway allows identity's auth routes 10 calls a minute per client address, and every flow
+// here comes from 127.0.0.1. Every auth answer says what is left of the window (Kong's
+// X-RateLimit-Remaining-Minute, RateLimit-Reset): a flow about to make more calls than are left
+// waits for the window the gateway names, instead of failing on a 429 or hoping.
+const authBudget = { remaining: null, resetAt: 0 };
+function noteAuthBudget(url, headers) {
+  if (!url.includes('/api/v1/auth/')) return;
+  const remaining = Number(headers['x-ratelimit-remaining-minute']);
+  const reset = Number(headers['ratelimit-reset']);
+  if (!Number.isFinite(remaining) || !Number.isFinite(reset)) return;
+  authBudget.remaining = remaining;
+  authBudget.resetAt = Date.now() + reset * 1000;
+}
+async function needAuthCalls(n) {
+  if (authBudget.remaining === null || authBudget.remaining >= n || Date.now() >= authBudget.resetAt) return;
+  await new Promise((resolve) => setTimeout(resolve, authBudget.resetAt - Date.now() + 500));
+  authBudget.remaining = null;
+}
+
+/** In-app navigation (History API), as a link would: no reload, so no page-load cookie refresh. */
+async function spa(page, path) {
+  await page.evaluate((to) => {
+    window.history.pushState(null, '', to);
+    window.dispatchEvent(new Event('vanity:navigate'));
+  }, path);
 }
 
 async function closePage(page) {
@@ -257,10 +285,8 @@ await flow('browse-filter-product-shade', async () => {
 
 let customer = null;
 
-// Identity allows 10 auth calls a minute per client address, and every flow here comes from
-// 127.0.0.1: the flows together make 8 (register, its sign-in, three form sign-ins, one sign-out,
-// one reset request, one reset confirmation).
 await flow('register-sign-in-address-book', async () => {
+  await needAuthCalls(4);
   const page = await newPage();
   const email = `web-${Date.now().toString(36)}@example.com`;
   await page.goto('/register');
@@ -270,9 +296,13 @@ await flow('register-sign-in-address-book', async () => {
   await page.getByRole('button', { name: 'Create account' }).click(); // registers, then signs in
   await page.getByTestId('account-link').waitFor();
   customer = { email, password: PASSWORD };
-  // nothing of the session is stored where a script could read it later
+  // nothing of the session is stored where a script could read it: the refresh token is an
+  // httpOnly cookie scoped to /api/v1/auth; the page's own cookie is a bare "signed in" hint
   const stored = await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]);
-  check(stored[0] === 0 && stored[1] === 0 && stored[2] === '', `the page stored something: ${JSON.stringify(stored)}`);
+  check(stored[0] === 0 && stored[1] === 0 && ['', 'vanity_signed_in=1'].includes(stored[2]), `the page stored something: ${JSON.stringify(stored)}`);
+  const refreshCookie = (await page.context().cookies()).find((c) => c.name === 'vanity_refresh');
+  check(refreshCookie, 'identity set no refresh cookie');
+  check(refreshCookie.httpOnly && refreshCookie.sameSite === 'Strict' && refreshCookie.path === '/api/v1/auth', `refresh cookie attributes: ${JSON.stringify({ ...refreshCookie, value: '…' })}`);
   await page.getByTestId('account-link').click();
   await page.waitForURL(/\/account\/addresses$/);
   await page.getByText('You have no saved addresses yet.').waitFor();
@@ -290,9 +320,17 @@ await flow('register-sign-in-address-book', async () => {
   check(/12 Rue des Fleurs/.test((await list.textContent()) ?? ''), 'the new address is not listed');
   await axe(page, 'address-book');
   await shoot(page, 'address-book');
-  // tokens live in memory only: a reload ends the session (until identity's httpOnly cookie),
-  // and the address book sends the shopper to sign in, coming back afterwards
+  // a reload keeps the shopper signed in: one refresh with the httpOnly cookie at page load
+  const refreshed = page.waitForResponse((r) => r.url().endsWith('/api/v1/auth/refresh'));
   await page.reload();
+  check((await refreshed).status() === 200, 'the page-load refresh failed');
+  await page.getByTestId('address-list').waitFor();
+  // signing out revokes the session and clears the cookie; the address book then asks to sign in
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('link', { name: 'Sign in', exact: true }).waitFor();
+  await page.waitForFunction(() => !document.cookie.includes('vanity_signed_in'));
+  check(!(await page.context().cookies()).some((c) => c.name === 'vanity_refresh'), 'the refresh cookie outlived sign-out');
+  await spa(page, '/account/addresses');
   await page.waitForURL(/\/signin\?next=%2Faccount%2Faddresses/);
   await page.getByLabel('E-mail').waitFor();
   await axe(page, 'sign-in');
@@ -312,6 +350,7 @@ async function openAdminSignedInAs(page, email, password) {
 }
 
 await flow('customer-refused-admin', async () => {
+  await needAuthCalls(1);
   check(customer, 'needs the customer from the register flow');
   const page = await newPage();
   await openAdminSignedInAs(page, customer.email, customer.password);
@@ -325,16 +364,18 @@ await flow('customer-refused-admin', async () => {
 });
 
 await flow('admin-console', async () => {
+  await needAuthCalls(1);
   const email = process.env.ADMIN_EMAIL;
   const password = process.env.ADMIN_PASSWORD;
   if (!email || !password) throw new Failure('ADMIN_EMAIL / ADMIN_PASSWORD not given');
   const page = await newPage();
   await openAdminSignedInAs(page, email, password);
+  await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Products' }).click();
   const products = page.getByRole('region', { name: 'Products' });
   await products.waitFor();
   check((await products.getByRole('row').count()) > 10, 'the admin products table is empty');
   await shoot(page, 'admin-products');
-  await page.getByRole('link', { name: 'Stock' }).click();
+  await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Stock' }).click();
   const stock = page.getByRole('region', { name: 'Stock' });
   await stock.waitFor();
   const firstRows = await stock.getByRole('row').count();
@@ -347,6 +388,7 @@ await flow('admin-console', async () => {
 });
 
 await flow('guest-bag-merged-at-sign-in', async () => {
+  await needAuthCalls(2);
   check(customer, 'needs the customer from the register flow');
   const page = await newPage();
   await page.goto('/products?category=lipstick');
@@ -387,6 +429,7 @@ await flow('guest-bag-merged-at-sign-in', async () => {
 });
 
 await flow('password-reset-pages', async () => {
+  await needAuthCalls(2);
   check(customer, 'needs the customer from the register flow');
   const page = await newPage();
   await page.goto('/signin');
@@ -426,6 +469,241 @@ await flow('friendly-errors-with-retry', async () => {
   await page.getByRole('alert').getByText('Too many requests right now. Please wait 3 seconds and try again.').waitFor();
   await page.getByRole('alert').getByRole('button', { name: 'Try again' }).click();
   await grid(page).waitFor();
+  await closePage(page);
+});
+
+// ---- checkout, orders, admin operations -----------------------------------------------------
+
+/** One signed-in shopper page for the checkout flows (one sign-in: the auth routes are rate limited). */
+let shopper = null;
+let lastSku = null;
+let placedOrderId = null;
+
+/** Listing -> first lipstick -> second shade -> Add to bag, all in-app; returns the SKU. */
+async function addShadeToBag(page) {
+  await spa(page, '/products?category=lipstick');
+  await grid(page).waitFor();
+  await cards(page).first().locator('a.product-link').click();
+  const picker = page.getByRole('group', { name: /^Shade/ });
+  await picker.waitFor();
+  await picker.locator('label.option').nth(1).click();
+  await page.waitForURL((url) => url.searchParams.has('sku'));
+  const sku = new URL(page.url()).searchParams.get('sku');
+  await page.getByRole('button', { name: 'Add to bag' }).click();
+  const bag = page.getByRole('dialog', { name: 'Your bag' });
+  await bag.getByTestId('bag-line').first().waitFor();
+  lastSku = sku;
+  return bag;
+}
+
+async function checkoutFromBag(page, bag, method) {
+  await bag.getByTestId('bag-checkout').click();
+  await page.waitForURL(/\/checkout$/);
+  await page.getByTestId('address-choices').waitFor();
+  check(await page.getByRole('radio', { name: /12 Rue des Fleurs/ }).isChecked(), 'the default address is not chosen');
+  await page.getByRole('radio', { name: method }).check();
+}
+
+/** The shopper's orders, read through the orders API with a token of the shopper's own (body flow). */
+let apiToken = null;
+async function ordersFromApi() {
+  if (!apiToken) {
+    await needAuthCalls(1);
+    const login = await fetch(`${BASE}/api/v1/auth/login`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ email: customer.email, password: customer.password }),
+    });
+    check(login.ok, `API sign-in: HTTP ${login.status}`);
+    apiToken = (await login.json()).access_token;
+  }
+  const answer = await fetch(`${BASE}/api/v1/orders?limit=100`, { headers: { Authorization: `Bearer ${apiToken}` } });
+  check(answer.ok, `GET /api/v1/orders: HTTP ${answer.status}`);
+  return (await answer.json()).items;
+}
+
+await flow('checkout-success-confirmation-history', async () => {
+  check(customer, 'needs the customer (with a default address) from the register flow');
+  await needAuthCalls(1);
+  const page = await newPage();
+  shopper = page;
+  await page.goto('/signin');
+  await page.getByLabel('E-mail').fill(customer.email);
+  await page.getByLabel('Password').fill(customer.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('account-link').waitFor();
+  const bag = await addShadeToBag(page);
+  await checkoutFromBag(page, bag, /Visa ending 4242/);
+  await axe(page, 'checkout');
+  await shoot(page, 'checkout');
+  await page.getByTestId('pay').click();
+  await page.waitForURL(/\/orders\/[^/?]+\?placed=1$/);
+  await page.getByRole('heading', { name: 'Thank you for your order' }).waitFor({ timeout: 20_000 });
+  check((await page.getByTestId('order-status').textContent()) === 'Confirmed', 'the order is not confirmed');
+  placedOrderId = (await page.getByTestId('order-id').textContent())?.trim();
+  check((await page.getByTestId('order-lines').textContent())?.length, 'the confirmation lists no lines');
+  await page.waitForFunction(() => document.querySelector('.bag-count')?.textContent === '0');
+  await axe(page, 'order-confirmation');
+  await shoot(page, 'order-confirmation');
+  await page.getByTestId('orders-link').click();
+  const list = page.getByTestId('order-list');
+  await list.waitFor();
+  check((await list.locator(`[data-order-id="${placedOrderId}"]`).count()) === 1, 'the order is not in the history');
+  await axe(page, 'orders');
+  await shoot(page, 'orders');
+});
+
+await flow('checkout-declined-keeps-the-bag', async () => {
+  check(shopper, 'needs the signed-in shopper');
+  const page = shopper;
+  const bag = await addShadeToBag(page);
+  await checkoutFromBag(page, bag, /Visa ending 0002/);
+  await page.getByTestId('pay').click();
+  const declined = page.getByTestId('checkout-declined');
+  await declined.waitFor({ timeout: 20_000 });
+  check(/declined/i.test((await declined.textContent()) ?? ''), 'the reason is not shown');
+  check(/\/checkout$/.test(page.url()), 'a declined payment left the checkout page');
+  await page.waitForFunction(() => Number(document.querySelector('.bag-count')?.textContent) >= 1);
+  check((await page.getByTestId('checkout-total').count()) === 1, 'the bag was emptied');
+  await axe(page, 'checkout-declined');
+  await shoot(page, 'checkout-declined');
+});
+
+await flow('checkout-3ds-challenge-completed', async () => {
+  check(shopper, 'needs the signed-in shopper');
+  const page = shopper; // the declined flow kept the bag: pay it again, with 3-D Secure
+  await page.getByRole('radio', { name: /Visa ending 3184/ }).check();
+  await page.getByTestId('pay').click();
+  await page.waitForURL(/\/checkout\/authenticate\?order=/, { timeout: 20_000 });
+  await page.getByTestId('challenge').waitFor();
+  await axe(page, 'challenge');
+  await shoot(page, 'challenge');
+  await page.getByTestId('challenge-complete').click();
+  await page.waitForURL(/\/orders\/[^/?]+\?placed=1$/);
+  // the outcome arrives as a webhook: the confirmation polls until the order settles
+  await page.waitForFunction(() => document.querySelector('[data-testid=order-page]')?.dataset.status === 'confirmed', null, { timeout: 30_000 });
+  await page.getByRole('heading', { name: 'Thank you for your order' }).waitFor();
+});
+
+await flow('double-click-pay-creates-one-order', async () => {
+  check(shopper, 'needs the signed-in shopper');
+  const page = shopper;
+  const before = (await ordersFromApi()).length;
+  const bag = await addShadeToBag(page);
+  await checkoutFromBag(page, bag, /Visa ending 4242/);
+  const keys = [];
+  const onRequest = (request) => {
+    if (request.method() === 'POST' && request.url().endsWith('/api/v1/checkout')) keys.push(request.headers()['idempotency-key']);
+  };
+  page.on('request', onRequest);
+  await page.getByTestId('pay').dblclick();
+  await page.waitForURL(/\/orders\/[^/?]+\?placed=1$/, { timeout: 20_000 });
+  await page.getByRole('heading', { name: 'Thank you for your order' }).waitFor({ timeout: 20_000 });
+  page.off('request', onRequest);
+  check(keys.length >= 1 && keys.every((k) => k && k === keys[0]), `checkout requests with keys ${JSON.stringify(keys)}`);
+  const after = await ordersFromApi();
+  check(after.length === before + 1, `the double click made ${after.length - before} orders`);
+  // the shopper changes their mind: cancel from the order page (asks once more first)
+  await page.getByTestId('cancel-order').click();
+  await page.getByTestId('confirm-cancel').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=order-page]')?.dataset.status === 'cancelled');
+  check((await page.getByTestId('cancel-order').count()) === 0, 'a cancelled order still offers Cancel');
+  await closePage(page);
+});
+
+await flow('admin-refund-and-stock-adjustment', async () => {
+  check(placedOrderId && lastSku, 'needs the order and SKU of the checkout flows');
+  const email = process.env.ADMIN_EMAIL;
+  const password = process.env.ADMIN_PASSWORD;
+  if (!email || !password) throw new Failure('ADMIN_EMAIL / ADMIN_PASSWORD not given');
+  await needAuthCalls(1);
+  const page = await newPage();
+  await openAdminSignedInAs(page, email, password);
+  const orders = page.getByRole('region', { name: 'Orders' });
+  await orders.waitFor();
+  check((await orders.locator(`[data-order-id="${placedOrderId}"]`).count()) === 1, 'the order is not in the admin list');
+  await page.getByLabel('Status').selectOption('confirmed');
+  await page.getByRole('button', { name: 'Apply' }).click();
+  await page.waitForURL(/\/admin\/orders\?status=confirmed$/);
+  await orders.waitFor();
+  await axe(page, 'admin-orders');
+  await shoot(page, 'admin-orders');
+  await orders.locator(`[data-order-id="${placedOrderId}"] a`).click();
+  const detail = page.getByTestId('admin-order');
+  await detail.waitFor();
+  check((await page.getByTestId('timeline').locator('li').count()) > 0, 'no saga timeline');
+  // more than was paid: refused with a clear message, nothing refunded
+  await page.getByTestId('refund-amount').fill('100000');
+  await page.getByTestId('refund-submit').click();
+  const refused = page.getByTestId('refund-error');
+  await refused.waitFor();
+  check(/Refund refused: at most/.test((await refused.textContent()) ?? ''), `unclear refusal: ${await refused.textContent()}`);
+  // a partial refund of 1.00
+  await page.getByTestId('refund-amount').fill('1.00');
+  await page.getByTestId('refund-submit').click();
+  await page.getByTestId('refund-done').waitFor();
+  check(/1\.00/.test((await page.getByTestId('admin-order-refunded').textContent()) ?? ''), 'the refund is not shown');
+  check((await detail.getAttribute('data-status')) === 'partially_refunded', `status after a partial refund: ${await detail.getAttribute('data-status')}`);
+  await axe(page, 'admin-order');
+  await shoot(page, 'admin-order');
+  // stock: +5 with a reason, visible in the levels and the ledger
+  await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Stock' }).click();
+  await page.getByRole('region', { name: 'Stock' }).waitFor();
+  await spa(page, `/admin/stock/${encodeURIComponent(lastSku)}`);
+  const onHand = page.getByTestId('on-hand');
+  await onHand.waitFor();
+  const before = Number(await onHand.textContent());
+  await page.getByLabel('Change (e.g. 5 or -2)').fill('5');
+  await page.getByLabel('Reason').fill('Cycle count found a box');
+  await page.getByTestId('adjust-submit').click();
+  await page.getByTestId('adjust-done').waitFor();
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=on-hand]')?.textContent) === n, before + 5);
+  await page.getByTestId('ledger').getByText('Cycle count found a box').waitFor();
+  await axe(page, 'admin-stock-adjust');
+  await shoot(page, 'admin-stock-adjust');
+  for (const [tab, region] of [['Users', 'Users'], ['Payments', 'Payments']]) {
+    await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: tab }).click();
+    await page.getByRole('region', { name: region }).waitFor();
+    await axe(page, `admin-${tab.toLowerCase()}`);
+    await shoot(page, `admin-${tab.toLowerCase()}`);
+  }
+  await closePage(page);
+});
+
+await flow('admin-product-create-edit-archive', async () => {
+  const email = process.env.ADMIN_EMAIL;
+  const password = process.env.ADMIN_PASSWORD;
+  if (!email || !password) throw new Failure('ADMIN_EMAIL / ADMIN_PASSWORD not given');
+  await needAuthCalls(1);
+  const page = await newPage();
+  await openAdminSignedInAs(page, email, password);
+  await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Products' }).click();
+  await page.getByTestId('new-product').click();
+  const name = `Browser Test Balm ${Date.now().toString(36)}`;
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  await page.getByLabel('Tags (comma separated)').fill('new, test');
+  await page.getByTestId('product-submit').click();
+  await page.waitForURL(/\/admin\/products\/\d+$/);
+  await page.getByRole('heading', { name: `Edit ${name}` }).waitFor();
+  // a variant, then a new price for it
+  const sku = `BT-${Date.now().toString(36).toUpperCase()}`;
+  await page.getByLabel('SKU (e.g. BRD-LIP-01)').fill(sku);
+  await page.getByLabel('Name (shade or size)').fill('Rosewood');
+  await page.getByLabel('Shade colour (#rrggbb, optional)').fill('#a0525f');
+  await page.getByLabel('Price (EUR)').fill('24.90');
+  await page.getByTestId('variant-submit').click();
+  const row = page.locator(`tr[data-sku="${sku}"]`);
+  await row.waitFor();
+  await page.getByLabel(`Price of ${sku} (EUR)`).fill('19.50');
+  await row.getByRole('button', { name: /Save price/ }).click();
+  await page.getByTestId('variant-done').waitFor();
+  check((await page.getByLabel(`Price of ${sku} (EUR)`).inputValue()) === '19.50', 'the new price is not shown');
+  await axe(page, 'admin-product-edit');
+  await shoot(page, 'admin-product-edit');
+  await page.getByTestId('product-archive').click();
+  await page.getByTestId('product-archive-done').waitFor();
+  check((await page.getByLabel('Status').inputValue()) === 'archived', 'the form does not show the archived status');
+  check((await page.getByTestId('product-archive').count()) === 0, 'an archived product still offers Archive');
   await closePage(page);
 });
 

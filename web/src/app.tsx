@@ -65,6 +65,11 @@ function Header() {
         <nav aria-label="Main" class="main-nav">
           <Link href="/products">Shop</Link>
           <Link href="/products?tag=new">New</Link>
+          {session && (
+            <Link href="/orders" data-testid="orders-link">
+              Orders
+            </Link>
+          )}
           {session?.user.roles.includes('admin') && <Link href="/admin">Admin</Link>}
         </nav>
         <form
@@ -87,9 +92,6 @@ function Header() {
           <BagButton />
           {session ? (
             <>
-              <Link href="/orders" data-testid="orders-link">
-                Orders
-              </Link>
               <Link href="/account/addresses" data-testid="account-link">
                 {session.user.name || session.user.email}
               </Link>

@@ -157,7 +157,7 @@ async def inprocess(orders: int, levels: list[int]) -> None:
                 database_url=urls["checkout"],
                 inventory_grpc_target=f"127.0.0.1:{inventory.state.grpc_port}",
                 payments_grpc_target=f"127.0.0.1:{payments.state.grpc_port}",
-                checkout_response_deadline_seconds=30,
+                response_deadline_seconds=30,
                 **common,
             )
             channels = ChannelPool.from_settings(settings)

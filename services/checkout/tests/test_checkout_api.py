@@ -138,7 +138,7 @@ async def test_a_saga_slower_than_the_deadline_answers_202_pending(
     database_url, tmp_path, token_minter
 ):
     app, shop, _sender, _mailbox = await _rig(
-        database_url, tmp_path, token_minter, checkout_response_deadline_seconds=0.05
+        database_url, tmp_path, token_minter, response_deadline_seconds=0.05
     )
     gate = shop.payments.hold_next("charge")
     async with LifespanManager(app):

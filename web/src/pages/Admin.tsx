@@ -8,17 +8,7 @@ import type { User } from '../lib/tokens';
 import { useFetch } from '../lib/useFetch';
 import { ActionResult, FilterForm, NotAllowed, Refusable, ShowMore, Table, useAction, usePaged, when } from './admin/common';
 import { AdminOrder, AdminOrders } from './admin/Orders';
-
-interface AdminProduct {
-  id: number;
-  slug: string;
-  name: string;
-  status: string;
-  brand: { name: string };
-  category: { name: string };
-  price: Money | null;
-  variant_count: number;
-}
+import { ProductEditor, ProductsTable } from './admin/Products';
 
 interface StockRow {
   sku: string;
@@ -70,48 +60,11 @@ function Section({ tab, path, search, me }: { tab: string; path: string; search:
   const order = match('/admin/orders/:id', path);
   const sku = match('/admin/stock/:sku', path);
   if (tab === 'orders') return order ? <AdminOrder key={order.id} id={order.id} /> : <AdminOrders search={search} />;
-  if (tab === 'products') return <ProductsTable />;
+  const product = match('/admin/products/:id', path);
+  if (tab === 'products') return product ? <ProductEditor key={product.id} id={product.id} /> : <ProductsTable />;
   if (tab === 'stock') return sku ? <StockDetail key={sku.sku} sku={sku.sku} /> : <StockTable search={search} />;
   if (tab === 'users') return <UsersTable search={search} me={me} />;
   return <PaymentsTable search={search} />;
-}
-
-function ProductsTable() {
-  const { page, items, next, loadMore, busy, moreError } = usePaged<AdminProduct>('admin-products', '/api/v1/admin/products?limit=50');
-  if (page.status === 'loading') return <Loading label="Loading products…" />;
-  if (page.status === 'error') return <Refusable error={page.error} retry={page.retry} />;
-  if (!items.length) return <Empty>No products yet.</Empty>;
-  return (
-    <>
-      <Table label="Products" caption="Products, newest first">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Brand</th>
-            <th scope="col">Category</th>
-            <th scope="col">Status</th>
-            <th scope="col" class="num">Variants</th>
-            <th scope="col" class="num">From</th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((p) => (
-            <tr key={p.id}>
-              <th scope="row">{p.name}</th>
-              <td>{p.brand.name}</td>
-              <td>{p.category.name}</td>
-              <td>
-                <span class={`badge status-${p.status}`}>{p.status}</span>
-              </td>
-              <td class="num">{p.variant_count}</td>
-              <td class="num">{p.price ? formatMoney(p.price) : '—'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </Table>
-      <ShowMore next={next} busy={busy} error={moreError} onMore={loadMore} />
-    </>
-  );
 }
 
 function StockTable({ search }: { search: string }) {

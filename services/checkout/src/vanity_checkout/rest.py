@@ -193,7 +193,7 @@ async def checkout(
             shipping_address=address,
             expected_total_minor=body.expected_total_minor,
         ),
-        wait_s=services.settings.checkout_response_deadline_seconds,
+        wait_s=services.settings.response_deadline_seconds,
     )
     status = 202 if order.status is OrderStatus.PENDING else 201
     headers = {"Location": f"/api/v1/orders/{order.id}"}

@@ -26,7 +26,7 @@ class CheckoutSettings(ServiceSettings):
     saga_recovery_interval_seconds: float = 10.0
     # POST /checkout answers 201 when the saga reaches a terminal or waiting state within this
     # deadline, else 202 `pending` (the saga goes on; the client polls GET /orders/{id}).
-    checkout_response_deadline_seconds: float = 5.0
+    response_deadline_seconds: float = 5.0
     # Order e-mails: .eml files in `<data_dir>/mail/` (the dev mailbox identity also writes to).
     mail_from: str = "Vanity <orders@vanity.shop>"
     mail_dir: Path | None = None

@@ -254,9 +254,16 @@ export function AdminOrder({ id }: { id: string }) {
 
 type Done = (order: AdminOrder) => void;
 
-/** Keeps what the detail view adds (saga, timeline, payment record) when an action returns the bare order. */
-function merge(before: AdminOrder, after: Order): AdminOrder {
-  return { ...before, ...after };
+/**
+ * After an action: the detail read again (the saga timeline and payments' record moved too);
+ * should that read fail, the action's own answer over what was shown.
+ */
+async function refreshed(before: AdminOrder, after: Order): Promise<AdminOrder> {
+  try {
+    return await api<AdminOrder>(`/api/v1/admin/orders/${encodeURIComponent(before.id)}`, { auth: true });
+  } catch {
+    return { ...before, ...after };
+  }
 }
 
 function RefundForm({ order, onDone }: { order: AdminOrder; onDone: Done }) {
@@ -287,7 +294,7 @@ function RefundForm({ order, onDone }: { order: AdminOrder; onDone: Done }) {
                 headers: { 'Idempotency-Key': key },
               }),
             );
-            onDone(merge(order, updated));
+            onDone(await refreshed(order, updated));
             setAmount('');
             return `Refunded. ${formatMoney(updated.refunded)} refunded in all.`;
           } catch (error) {
@@ -342,7 +349,7 @@ function CancelOrder({ order, onDone }: { order: AdminOrder; onDone: Done }) {
         onClick={() =>
           action.run(async () => {
             const updated = await api<Order>(`/api/v1/admin/orders/${encodeURIComponent(order.id)}/cancel`, { method: 'POST', auth: true });
-            onDone(merge(order, updated));
+            onDone(await refreshed(order, updated));
             return 'Order cancelled.';
           })
         }
@@ -369,7 +376,7 @@ function ShipForm({ order, onDone }: { order: AdminOrder; onDone: Done }) {
             auth: true,
             body: { tracking_number: tracking.trim(), carrier: carrier.trim() },
           });
-          onDone(merge(order, updated));
+          onDone(await refreshed(order, updated));
           return 'Marked as shipped.';
         });
       }}
