@@ -3,7 +3,7 @@ finding 7): identity and checkout run in this process on a throwaway SQLite fold
 verifier polls identity's ended sessions in the background as it does in `make run`; an admin
 disables a signed-in account and checkout is asked every 5 ms until it refuses the token.
 
-    .venv/bin/python tools/measure_revocation.py [--rounds 20] [--interval 1.0]
+    .venv/bin/python -m tools.measure_revocation [--rounds 20] [--interval 1.0]
 
 Prints each delay and the min / median / max. Expect about half the polling interval on
 average and at most the interval plus one identity round trip.

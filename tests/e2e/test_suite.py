@@ -129,9 +129,7 @@ async def test_expired_and_forged_tokens_stop_at_the_gateway(suite, gateway, tmp
     tampered = ".".join(
         [header, payload[:-4] + ("AAAA" if payload[-4:] != "AAAA" else "BBBB"), signature]
     )
-    response = await gateway.get(
-        "/api/v1/orders", headers={"Authorization": f"Bearer {tampered}"}
-    )
+    response = await gateway.get("/api/v1/orders", headers={"Authorization": f"Bearer {tampered}"})
     assert response.status_code == 401
 
 
