@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import shutil
 import sqlite3
 import sys
 import tempfile
@@ -391,7 +390,11 @@ def corrupt_copy(data_dir: Path, into: Path) -> list[str]:
     order's payment captured twice (a second captured row), and one commit row gone from the
     inventory ledger. Returns what was done."""
     for service in SERVICES_READ:
-        shutil.copy(data_dir / f"{service}.db", into / f"{service}.db")
+        # SQLite's backup API: the copy includes what still sits in the write-ahead log
+        source = sqlite3.connect(f"file:{data_dir / service}.db?mode=ro", uri=True)
+        with sqlite3.connect(into / f"{service}.db") as copy:
+            source.backup(copy)
+        source.close()
     from sqlalchemy import create_engine, insert
     from vanity_payments.tables import payments
 
@@ -411,6 +414,13 @@ def corrupt_copy(data_dir: Path, into: Path) -> list[str]:
             "SELECT id, sku, order_id FROM inventory_logs WHERE kind = 'commit' LIMIT 1"
         ).fetchone()
         if row:
+            # a build without the ledger's append-only guard (a trigger from the migrations)
+            triggers = db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = ?",
+                ("inventory_logs",),
+            ).fetchall()
+            for (trigger,) in triggers:
+                db.execute(f'DROP TRIGGER "{trigger}"')
             db.execute("DELETE FROM inventory_logs WHERE id = ?", (row[0],))
             done.append(f"commit ledger row of {row[1]} (order {row[2]}) deleted")
     return done

@@ -478,6 +478,7 @@ await flow('friendly-errors-with-retry', async () => {
 let shopper = null;
 let lastSku = null;
 let placedOrderId = null;
+let authenticatedOrderId = null;
 
 /** Listing -> first lipstick -> second shade -> Add to bag, all in-app; returns the SKU. */
 async function addShadeToBag(page) {
@@ -583,6 +584,7 @@ await flow('checkout-3ds-challenge-completed', async () => {
   // the outcome arrives as a webhook: the confirmation polls until the order settles
   await page.waitForFunction(() => document.querySelector('[data-testid=order-page]')?.dataset.status === 'confirmed', null, { timeout: 30_000 });
   await page.getByRole('heading', { name: 'Thank you for your order' }).waitFor();
+  authenticatedOrderId = (await page.getByTestId('order-id').textContent())?.trim();
 });
 
 await flow('double-click-pay-creates-one-order', async () => {
@@ -646,6 +648,15 @@ await flow('admin-refund-and-stock-adjustment', async () => {
   check((await detail.getAttribute('data-status')) === 'partially_refunded', `status after a partial refund: ${await detail.getAttribute('data-status')}`);
   await axe(page, 'admin-order');
   await shoot(page, 'admin-order');
+  // the 3-D Secure order ships with a tracking number
+  check(authenticatedOrderId, 'needs the order of the 3-D Secure flow');
+  await spa(page, `/admin/orders/${encodeURIComponent(authenticatedOrderId)}`);
+  await page.locator(`[data-testid=admin-order][data-status=confirmed]`).waitFor();
+  await page.getByLabel('Tracking number').fill('TRACK-123456');
+  await page.getByLabel('Carrier').fill('Colissimo');
+  await page.getByRole('button', { name: 'Mark shipped' }).click();
+  await page.locator('[data-testid=admin-order][data-status=shipped]').waitFor();
+  check(/TRACK-123456/.test((await page.getByTestId('admin-order').textContent()) ?? ''), 'no tracking number on the shipped order');
   // stock: +5 with a reason, visible in the levels and the ledger
   await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Stock' }).click();
   await page.getByRole('region', { name: 'Stock' }).waitFor();

@@ -113,6 +113,8 @@ export class IdempotentAttempt {
 export interface CheckoutChoice {
   shipping_address_id: string;
   payment_method: string;
+  /** The total the shopper saw: a price that moved meanwhile fails the order (`price_changed`), never charges more. */
+  expected_total_minor?: number;
 }
 
 export function placeOrder(attempt: IdempotentAttempt, choice: CheckoutChoice): Promise<Order> {

@@ -74,7 +74,11 @@ export function Checkout() {
     setProblem(null);
     setDeclined(null);
     try {
-      const order = await placeOrder(attempt.current, { shipping_address_id: addressId, payment_method: method });
+      const order = await placeOrder(attempt.current, {
+        shipping_address_id: addressId,
+        payment_method: method,
+        ...(bag?.subtotal ? { expected_total_minor: bag.subtotal.amount_minor } : {}),
+      });
       if (order.status === 'failed') {
         setDeclined(order);
         void cart.load().catch(() => undefined); // the bag is still the shopper's
@@ -184,7 +188,8 @@ export function Checkout() {
           <div ref={result} tabIndex={-1} aria-live="assertive">
             {declined && (
               <div class="form-error" role="alert" data-testid="checkout-declined">
-                <strong>Payment declined.</strong> {failureMessage(declined.failure_reason)} Your bag has been kept.
+                <strong>{declined.failure_reason === 'payment_declined' ? 'Payment declined.' : 'Order not placed.'}</strong>{' '}
+                {failureMessage(declined.failure_reason)} Your bag has been kept.
               </div>
             )}
             {problem && (

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from vanity_common.bootstrap import Clock, ServiceContainer, utcnow
 from vanity_common.db import Database
 from vanity_common.grpc_client import ChannelPool
+from vanity_common.mail import Mailer, mailer_from_settings
 from vanity_common.outbox import OutboxMessage, OutboxRelay
 
-from vanity_checkout.mail import FileMailer
 from vanity_checkout.ports import CheckoutPorts
 from vanity_checkout.saga import ORDER_EMAIL_TASK, RESTOCK_TOPIC, CheckoutSaga, SagaSettings
 from vanity_checkout.saga_ports import SagaPorts
-from vanity_checkout.service import Mailer, OrderEmails, OrderQueries, Restocks
+from vanity_checkout.service import OrderEmails, OrderQueries, Restocks
 from vanity_checkout.settings import CheckoutSettings, load_settings
 
 
@@ -90,7 +90,7 @@ def build_container(
     emails = OrderEmails(
         core["db"],
         ports.identity,
-        mailer or FileMailer(settings.mailbox),
+        mailer or mailer_from_settings(settings),
         settings.mail_from,
     )
     container = CheckoutContainer(

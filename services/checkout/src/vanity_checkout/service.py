@@ -5,16 +5,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
 
 from vanity_common.cursor import CursorError, decode_cursor, encode_cursor
 from vanity_common.db import Database
 from vanity_common.errors import FieldError, InvalidArgument
+from vanity_common.mail import Mailer, build_message
 from vanity_common.outbox import OutboxMessage, once_per_message
 
 from vanity_checkout import repository
 from vanity_checkout.domain import Order, OrderStatus
-from vanity_checkout.mail import build_message
 from vanity_checkout.saga_ports import IdentityForSaga
 
 log = logging.getLogger(__name__)
@@ -26,10 +25,6 @@ SUBJECTS = {
     "refunded": "A refund for your Vanity order {short}",
     "shipped": "Your Vanity order {short} has shipped",
 }
-
-
-class Mailer(Protocol):
-    async def send(self, message) -> None: ...
 
 
 def _money(minor: int, currency: str) -> str:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
-from pathlib import Path
 from typing import ClassVar
 
-from vanity_common.settings import ServiceSettings
+from vanity_common.mail import MailSettings
 
 
-class CheckoutSettings(ServiceSettings):
+class CheckoutSettings(MailSettings):
+    """Mail (MAIL_BACKEND, MAIL_DIR, SMTP_*) comes from `vanity_common.mail.MailSettings`."""
+
     service_name: ClassVar[str] = "checkout"
     default_http_port: ClassVar[int] = 8005
     default_grpc_port: ClassVar[int] = 50055
@@ -27,13 +28,8 @@ class CheckoutSettings(ServiceSettings):
     # POST /checkout answers 201 when the saga reaches a terminal or waiting state within this
     # deadline, else 202 `pending` (the saga goes on; the client polls GET /orders/{id}).
     response_deadline_seconds: float = 5.0
-    # Order e-mails: .eml files in `<data_dir>/mail/` (the dev mailbox identity also writes to).
+    # Order e-mails (development: .eml files in `<data_dir>/mail/`, the shared dev mailbox).
     mail_from: str = "Vanity <orders@vanity.shop>"
-    mail_dir: Path | None = None
-
-    @property
-    def mailbox(self) -> Path:
-        return self.mail_dir or self.data_dir / "mail"
 
 
 def load_settings(**overrides) -> CheckoutSettings:

@@ -167,9 +167,13 @@ def _addressed(request: Request) -> tuple[str, str]:
     """(scheme, host name) the client addressed: the gateway's X-Forwarded-* when it is trusted."""
     scheme, host = request.url.scheme, request.headers.get("host", "")
     if _from_trusted_proxy(request):
-        scheme = request.headers.get("x-forwarded-proto", scheme)
-        host = request.headers.get("x-forwarded-host", host)
-    name = urlsplit(f"//{host}").hostname or ""
+        # a chain of proxies lists the client's own value first
+        scheme = request.headers.get("x-forwarded-proto", scheme).split(",")[0].strip()
+        host = request.headers.get("x-forwarded-host", host).split(",")[0].strip()
+    try:
+        name = urlsplit(f"//{host}").hostname or ""
+    except ValueError:  # a malformed Host: matches no Origin
+        name = ""
     return scheme.lower(), name.lower()
 
 
@@ -181,7 +185,7 @@ def check_cookie_request(request: Request) -> None:
         )
     origin = request.headers.get("origin")
     if origin is None:
-        return  # same-origin GET-less navigations and non-browser clients send none
+        return  # non-browser clients send none; a cross-site form cannot add the header above
     try:
         origin_host = urlsplit(origin).hostname
     except ValueError:
@@ -234,7 +238,7 @@ def cookie_refresh_token(request: Request) -> str | None:
     if not token:
         return None
     check_cookie_request(request)
-    return token[:200]
+    return token[:200]  # bounded like the body's field: a longer one is no token of ours anyway
 
 
 def _service(request: Request) -> IdentityService:
