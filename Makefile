@@ -75,10 +75,10 @@ docker-check: install ## hadolint + the project's rules on deploy/docker/service
 	$(PY) -m tools.check_dockerfiles
 
 load: install ## locust shoppers vs a fresh supervised suite: SLO gate + audit (USERS=60 TIME=90s LOAD_DB=sqlite|mariadb)
-	$(PY) -m tools.load_test --users $(or $(USERS),60) --time $(or $(TIME),90s)
+	$(PY) -m tools.load_test --users $(or $(USERS),60) --time $(or $(TIME),90s) $(foreach s,$(SLO),--slo $(s))
 
-capacity: install ## stepped load: the highest request rate within the SLO (STEPS=20,40,... STEP_TIME=40s LOAD_DB=...)
-	$(PY) -m tools.load_test --capacity $(if $(STEPS),--steps $(STEPS)) $(if $(STEP_TIME),--step-time $(STEP_TIME))
+capacity: install ## stepped load: the highest request rate within the SLO (STEPS=20,40,... STEP_TIME=45s SLO=checkout=1000:3000 LOAD_DB=...)
+	$(PY) -m tools.load_test --capacity $(if $(STEPS),--steps $(STEPS)) $(if $(STEP_TIME),--step-time $(STEP_TIME)) $(foreach s,$(SLO),--slo $(s))
 
 chaos: install ## faults under load (kill -9, slow payments, worker down, DB cut, Redis restart), audit after each (LOAD_DB=mariadb)
 	$(PY) -m tools.chaos $(if $(FAULTS),--faults $(FAULTS))

@@ -63,7 +63,7 @@ CELERY_APP = re.compile(r"\bvanity_([a-z]+)\.worker\b")
 STUB_MODULE = re.compile(r"^vanity\.([a-z]+)\.v1\.\1_pb2_grpc$")  # a service's client stubs
 # Calls that leave the cluster, which no manifest or setting names as a host: payments -> Stripe's
 # API (HTTPS), identity -> the SMTP relay (IDENTITY_SMTP_PORT, submission with STARTTLS).
-INTERNET_EGRESS = {"payments": {443}, "identity": {587}}
+INTERNET_EGRESS = {"payments": {443}, "identity": {587}, "checkout": {587}}
 # Where the pods outside namespace vanity that the policies name live (a model of the cluster).
 PROMETHEUS_POD = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
 DNS_POD = ("kube-system", {"k8s-app": "kube-dns"})

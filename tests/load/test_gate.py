@@ -47,3 +47,8 @@ def test_the_ramp_up_is_left_out_of_the_latency_gate_but_not_its_errors(tmp_path
     failing_ramp = [*ramp, Sample(1000.5, "browse", "/products", 3.0, False, "503", "")]
     gate, _stats, _text = summarise_run(tmp_path, failing_ramp + steady, SLO, 0.0, "t", warmup=15)
     assert gate.violations == ["1 errors during the ramp-up"]
+
+
+def test_a_group_with_too_few_requests_is_not_judged_on_latency():
+    run = samples("browse", [5.0] * 100) + samples("checkout", [5000.0] * 3)
+    assert slo_gate(group_stats(run), SLO, max_error_rate=0.0).ok
