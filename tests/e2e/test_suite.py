@@ -79,7 +79,8 @@ async def test_gateway_refuses_anonymous_and_customer_admin_calls(gateway, clien
 
 async def test_stripe_webhook_reaches_payments_without_a_token(gateway):
     response = await gateway.post("/api/v1/payments/webhooks/stripe", content=b"{}")
-    assert response.status_code == 422  # payments itself answered: the signature is missing
+    assert response.status_code == 400  # payments itself answered: the signature is missing
+    assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["reason"] == "WEBHOOK_SIGNATURE_MISSING"
 
 

@@ -217,8 +217,22 @@ def cpu_seconds(pid: int | None) -> float:
     return times.user + times.system
 
 
+def client_address(n: int) -> str:
+    """Each client's own loopback address: the gateway limits cart calls per client address."""
+    return f"127.0.{20 + n // 250}.{1 + n % 250}"
+
+
 async def load(
-    base, token, clients, duration, warmup, skus, *, wait_for_start=False, cart_pid=None
+    base,
+    token,
+    clients,
+    duration,
+    warmup,
+    skus,
+    *,
+    wait_for_start=False,
+    cart_pid=None,
+    own_addresses=False,
 ) -> Result:
     headers = {"Authorization": f"Bearer {token}"}
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
@@ -232,12 +246,25 @@ async def load(
         stop_at = time.perf_counter() + warmup + duration
         url = f"{base}/api/v1/cart"
 
-        async def client() -> None:
+        async def client(n: int) -> None:
+            nonlocal errors, degraded
+            own = None
+            if own_addresses:
+                own = aiohttp.ClientSession(
+                    connector=aiohttp.TCPConnector(limit=1, local_addr=(client_address(n), 0))
+                )
+            try:
+                await requests(own or session)
+            finally:
+                if own is not None:
+                    await own.close()
+
+        async def requests(http: aiohttp.ClientSession) -> None:
             nonlocal errors, degraded
             while (now := time.perf_counter()) < stop_at:
                 live = True
                 try:
-                    async with session.get(url, headers=headers) as r:
+                    async with http.get(url, headers=headers) as r:
                         body = await r.read()
                         ok = r.status == 200
                         live = b'"degraded":[]' in body
@@ -250,7 +277,7 @@ async def load(
                     else:
                         errors += 1
 
-        tasks = [asyncio.create_task(client()) for _ in range(clients)]
+        tasks = [asyncio.create_task(client(n)) for n in range(clients)]
         await asyncio.sleep(warmup)
         measuring = True
         started, cpu_before = time.perf_counter(), cpu_seconds(cart_pid)
@@ -297,7 +324,15 @@ def main() -> None:
         if not args.token:
             raise SystemExit("--url needs --token")
         result = uvloop.run(
-            load(args.url, args.token, args.clients, args.duration, args.warmup, args.fill)
+            load(
+                args.url,
+                args.token,
+                args.clients,
+                args.duration,
+                args.warmup,
+                args.fill,
+                own_addresses=True,
+            )
         )
     else:
         with tempfile.TemporaryDirectory() as folder, contextlib.ExitStack() as stack:

@@ -160,3 +160,13 @@ def test_reconcile_task_voids_an_orphan_authorization_through_the_worker_contain
     finally:
         box["loop"].call_soon_threadsafe(box["stop"].set)
         thread.join(30)
+
+
+def test_every_order_status_checkout_can_send_is_understood():
+    """Checkout's contract grows (partially refunded, shipped): the port must read every value
+    rather than fail on the newest."""
+    from vanity_payments.ports import _order
+
+    for name, number in checkout_pb2.OrderStatus.items():
+        order = _order(checkout_pb2.Order(order_id="o-1", status=number, payment_id="p-1"))
+        assert order.status.value == name.removeprefix("ORDER_STATUS_").lower()

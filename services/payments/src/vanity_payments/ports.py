@@ -23,6 +23,8 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
     FAILED = "failed"
     REFUNDED = "refunded"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    SHIPPED = "shipped"
 
 
 # An order in one of these no longer wants its payment's authorization.
