@@ -3,10 +3,11 @@
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from vanity_common.app import ServiceParts, build_service_app
+from vanity_common.app import ServiceParts, build_service_app, service_container
 from vanity_common.errors import Conflict
 from vanity_common.settings import ServiceSettings
 from vanity_common.testing import TcpProxy
@@ -32,6 +33,12 @@ async def create_item(items: list[Item]):
 @router.get("/conflict")
 async def conflict():
     raise Conflict("Already there.", reason="DUPLICATE_THING")
+
+
+@router.get("/count")
+async def count(request: Request):
+    async with service_container(request).db.connect() as conn:
+        return {"one": (await conn.execute(text("SELECT 1"))).scalar_one()}
 
 
 @router.get("/boom")
@@ -139,3 +146,27 @@ async def test_readiness_fails_while_the_database_is_unreachable(mariadb_url, tm
             # pool_pre_ping replaces the dead pooled connection on the next checkout
             assert (await client.get("/readyz")).status_code == 200
     await proxy.cut()
+
+
+async def test_a_lost_database_is_a_503_problem_not_a_500(mariadb_url, tmp_path):
+    """The connection to MariaDB is cut under a request's feet: the client gets a retryable 503
+    problem, and the same route answers again once the database is back."""
+    url = make_url(mariadb_url)
+    proxy = await TcpProxy(url.host, url.port or 3306).start()
+    proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    app = make_app(proxied, tmp_path)
+    try:
+        async with LifespanManager(app):
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
+                assert (await client.get("/count")).json() == {"one": 1}
+                await proxy.cut()
+                down = await client.get("/count")
+                assert down.status_code == 503
+                assert down.headers["content-type"].startswith("application/problem+json")
+                assert down.headers["retry-after"] == "1"
+                assert down.json()["reason"] == "DATABASE_UNAVAILABLE"
+                await proxy.restore()
+                assert (await client.get("/count")).json() == {"one": 1}
+    finally:
+        await proxy.cut()

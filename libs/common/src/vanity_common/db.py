@@ -19,6 +19,7 @@ from sqlalchemy import DateTime, TypeDecorator, event, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, create_async_engine
 from sqlalchemy.ext.asyncio import async_sessionmaker as _sessionmaker
 
@@ -81,6 +82,25 @@ def is_retryable_db_error(exc: BaseException) -> bool:
     if args and isinstance(args[0], int) and args[0] in _MYSQL_RETRYABLE:
         return True
     return isinstance(exc, OperationalError) and "database is locked" in str(orig)
+
+
+# MySQL client errors for a server that cannot be reached or went away mid-request.
+_MYSQL_UNREACHABLE = {2002, 2003, 2006, 2013, 2055}
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database could not be reached (refused, dropped, pool exhausted) or kept deadlocking:
+    a transient outage the client should retry, not a bug."""
+    if isinstance(exc, SATimeoutError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated or is_retryable_db_error(exc):
+        return True
+    args = getattr(getattr(exc, "orig", None), "args", ())
+    if args and isinstance(args[0], int) and args[0] in _MYSQL_UNREACHABLE:
+        return True
+    return isinstance(getattr(exc, "orig", None), ConnectionError | OSError)
 
 
 class Database:

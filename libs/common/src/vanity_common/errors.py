@@ -15,10 +15,12 @@ import grpc
 import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from vanity_common.context import current_request_id, request_id_var
+from vanity_common.db import is_database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +163,18 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         return problem_response(
             502, "A service this request depends on failed.", reason="DEPENDENCY_ERROR"
+        )
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_error(request: Request, exc: SQLAlchemyError) -> Response:
+        if not is_database_unavailable(exc):
+            return await _unexpected(request, exc)
+        log.warning("database unavailable: %s", type(exc).__name__)
+        return problem_response(
+            503,
+            "The service's database is unavailable; try again shortly.",
+            reason="DATABASE_UNAVAILABLE",
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(Exception)
