@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
+from vanity_common.domain import DomainError, InvalidInput
+
 MIN_TTL_SECONDS = 1
 MAX_TTL_SECONDS = 3600
 MAX_LINES = 100
@@ -41,24 +43,6 @@ class LedgerKind(StrEnum):
     COMMIT = "commit"
     EXPIRY = "expiry"
     AUDIT_CORRECTION = "audit_correction"
-
-
-class DomainError(Exception):
-    """A rule was broken; `reason` is the stable code the service layer reports."""
-
-    reason = "DOMAIN_ERROR"
-
-    def __init__(self, message: str, **details) -> None:
-        super().__init__(message)
-        self.details = details
-
-
-class InvalidInput(DomainError):
-    reason = "INVALID"
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message, field=field_name)
-        self.field = field_name
 
 
 class InsufficientStock(DomainError):

@@ -27,6 +27,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import NamedTuple, Protocol
 
+from vanity_common.domain import DomainError, InvalidInput
+
 MAX_ID_LENGTH = 36
 MAX_FAILURE_REASON_LENGTH = 128
 MAX_AMOUNT_MINOR = 99_999_999  # Stripe's largest charge (8 digits)
@@ -85,24 +87,6 @@ class ProviderStep(StrEnum):
 
 
 # ------------------------------------------------------------------------------------ errors
-
-
-class DomainError(Exception):
-    """A rule was broken; `reason` is the stable code the service layer reports."""
-
-    reason = "DOMAIN_ERROR"
-
-    def __init__(self, message: str, **details) -> None:
-        super().__init__(message)
-        self.details = details
-
-
-class InvalidInput(DomainError):
-    reason = "INVALID"
-
-    def __init__(self, field_name: str, message: str) -> None:
-        super().__init__(message, field=field_name)
-        self.field = field_name
 
 
 class IllegalTransition(DomainError):
