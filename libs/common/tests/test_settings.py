@@ -50,7 +50,7 @@ def test_production_starts_with_real_secrets():
         database_url="mysql+aiomysql://db/payments",
         jwks_url="http://identity:8080/.well-known/jwks.json",
         payment_provider="stripe",
-        stripe_secret_key="sk_live_realistic_value",
+        stripe_secret_key="sk_live_not-a-real-key",
         stripe_webhook_secret="whsec_realistic_value",
     )
     assert settings.production_problems() == []
