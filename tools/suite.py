@@ -14,6 +14,7 @@ import importlib
 import importlib.util
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -87,6 +88,11 @@ class Layout:
         )
         return grpc.aio.secure_channel(f"127.0.0.1:{self.grpc(service)}", tls.channel_credentials())
 
+    def ports(self) -> list[int]:
+        """Every TCP port the suite listens on."""
+        ports = [self.http(s) for s in SERVICES] + [self.grpc(s) for s in SERVICES]
+        return [*ports, GATEWAY_PORT + self.offset, GATEWAY_STATUS_PORT + self.offset, self.web]
+
     def env(self) -> dict[str, str]:
         env = {
             "ENV": os.environ.get("ENV", "development"),
@@ -125,6 +131,26 @@ class Layout:
         lines.append(f"web: http://127.0.0.1:{self.web}")
         path.write_text("\n".join(lines) + "\n")
         return path
+
+
+def port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_offset(first: int, step: int = 20, tries: int = 40) -> int:
+    """The first offset from `first` (in steps) at which every port of the suite is free: a
+    test run must not fail, or talk to someone else's processes, because a developer's suite, a
+    benchmark or another program already holds a port of the usual block."""
+    for offset in range(first, first + step * tries, step):
+        if all(port_free(port) for port in Layout(Path("."), offset).ports()):
+            return offset
+    raise RuntimeError(f"no free block of ports for the suite from offset {first}")
 
 
 def process_commands() -> dict[str, str]:
@@ -279,8 +305,20 @@ class Suite:
         status = asyncio.run(wait_ready(self.layout, within=timeout))
         if not all(status.values()):
             failing = ", ".join(k for k, ok in status.items() if not ok)
-            raise RuntimeError(f"suite not ready after {timeout}s: {failing}; see {self.log_path}")
+            raise RuntimeError(
+                f"suite not ready after {timeout}s: {failing}; the end of {self.log_path}:\n"
+                + self.log_tail()
+            )
         return time.monotonic() - self.started_at
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The last lines the suite's processes printed (why it did not start, in a CI log)."""
+        self.log_file.flush()
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError as error:
+            return f"(no log: {error})"
+        return "\n".join(text.splitlines()[-lines:])
 
     def processes(self) -> set[int]:
         return {p.pid for p in process_tree(self.process.pid)} if self.process else set()

@@ -14,9 +14,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from tools.suite import Layout, Suite  # noqa: E402
+from tools.suite import Layout, Suite, free_offset  # noqa: E402
 
-E2E_PORT_OFFSET = 1000
+# Ports shifted by 1000 from `make run`'s, or the next free block when something holds them
+# (VANITY_E2E_PORT_OFFSET pins it).
+E2E_PORT_OFFSET = int(os.environ.get("VANITY_E2E_PORT_OFFSET") or free_offset(1000))
 # Checkout in the e2e suite: a reservation TTL short enough that an abandoned 3-D Secure payment
 # times out within a test (the wait ends the margin before the TTL), and a frequent recovery
 # sweep (tests/e2e/test_checkout_e2e.py). The suite's processes inherit this environment.
