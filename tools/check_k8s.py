@@ -62,8 +62,9 @@ PLACEHOLDER = re.compile(r"\bSERVICE\b")
 CELERY_APP = re.compile(r"\bvanity_([a-z]+)\.worker\b")
 STUB_MODULE = re.compile(r"^vanity\.([a-z]+)\.v1\.\1_pb2_grpc$")  # a service's client stubs
 # Calls that leave the cluster, which no manifest or setting names as a host: payments -> Stripe's
-# API (HTTPS), identity -> the SMTP relay (IDENTITY_SMTP_PORT, submission with STARTTLS).
-INTERNET_EGRESS = {"payments": {443}, "identity": {587}, "checkout": {587}}
+# API (HTTPS), catalog -> the image bucket (S3, HTTPS), identity and checkout -> the SMTP relay
+# (submission with STARTTLS).
+INTERNET_EGRESS = {"payments": {443}, "identity": {587}, "checkout": {587}, "catalog": {443}}
 # Where the pods outside namespace vanity that the policies name live (a model of the cluster).
 PROMETHEUS_POD = ("monitoring", {"app.kubernetes.io/name": "prometheus"})
 DNS_POD = ("kube-system", {"k8s-app": "kube-dns"})
@@ -475,7 +476,8 @@ def _defines_tasks(module: Path) -> bool:
 def celery_roles(root: Path = ROOT) -> dict[str, set[str]]:
     """Per service, the Celery Deployments its code needs: "worker" when vanity_<name>.worker
     exists and a module it includes (`include=["vanity_<name>.tasks"]`) defines tasks, "beat"
-    when the worker module also holds a beat schedule (a dict with "task" and "schedule")."""
+    when the worker module also holds a beat schedule: a dict with "task" and "schedule", or a
+    call of the chassis' `run_every({...})` with at least one task."""
     roles: dict[str, set[str]] = {}
     for svc in SERVICES:
         package = _package(svc, root)
@@ -495,14 +497,24 @@ def celery_roles(root: Path = ROOT) -> dict[str, set[str]]:
             for name in included
         ):
             roles[svc].add("worker")
-            keys = (
-                {k.value for k in node.keys if isinstance(k, ast.Constant)}
-                for node in ast.walk(tree)
-                if isinstance(node, ast.Dict)
-            )
-            if any({"task", "schedule"} <= k for k in keys):
+            if _has_beat_schedule(tree):
                 roles[svc].add("beat")
     return roles
+
+
+def _has_beat_schedule(tree: ast.Module) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+            if {"task", "schedule"} <= keys:
+                return True
+        if isinstance(node, ast.Call) and node.args:
+            name = node.func.attr if isinstance(node.func, ast.Attribute) else ""
+            name = name or getattr(node.func, "id", "")
+            first = node.args[0]
+            if name == "run_every" and isinstance(first, ast.Dict) and first.keys:
+                return True
+    return False
 
 
 def _imported_stubs(files: list[Path]) -> set[str]:
@@ -858,6 +870,107 @@ def _check_celery(objs: list[Obj], problems: list[str], root: Path = ROOT) -> No
                 problems.append(f"Deployment/{svc}-beat: not 1 replica with strategy Recreate")
 
 
+def _env_of(container: Obj, config: dict[str, str]) -> dict[str, str]:
+    """A container's environment as far as the manifests say: the vanity-config ConfigMap
+    (its envFrom), overridden by literal `env` values (Kubernetes' precedence)."""
+    out: dict[str, str] = {}
+    for ref in container.get("envFrom") or []:
+        name = (ref.get("configMapRef") or {}).get("name") or ""
+        if re.fullmatch(r"vanity-config(-[a-z0-9]{10})?", name):
+            out.update(config)
+    out.update({e["name"]: str(e["value"]) for e in container.get("env") or [] if "value" in e})
+    return out
+
+
+def _check_celery_metrics(objs: list[Obj], problems: list[str]) -> None:
+    """Every Celery worker and beat serves /metrics (WORKER_METRICS_PORT > 0, the chassis'
+    serve_worker_metrics), declares that port, and is annotated for Prometheus on it; a worker
+    with the prefork pool (where tasks run in child processes) sets PROMETHEUS_MULTIPROC_DIR to
+    an emptyDir, so the children's metrics reach the endpoint and die with the pod."""
+    config = _find_data(objs, "ConfigMap", "vanity-config") or {}
+    for dep in (o for o in objs if o.get("kind") == "Deployment"):
+        template = pod_template(dep) or {}
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        role = labels.get("app.kubernetes.io/component")
+        if labels.get("app.kubernetes.io/name") not in SERVICES or role not in ("worker", "beat"):
+            continue
+        name, spec = ident(dep), template.get("spec") or {}
+        main = (spec.get("containers") or [{}])[0]
+        env = _env_of(main, config)
+        port = env.get("WORKER_METRICS_PORT", "0")
+        if not port.isdigit() or int(port) <= 0:
+            problems.append(f"{name}: WORKER_METRICS_PORT is not set: its metrics are not served")
+            continue
+        annotations = (template.get("metadata") or {}).get("annotations") or {}
+        if annotations.get("prometheus.io/scrape") != "true":
+            problems.append(f"{name}: pods not annotated prometheus.io/scrape: 'true'")
+        if annotations.get("prometheus.io/port") != port:
+            problems.append(
+                f"{name}: prometheus.io/port is {annotations.get('prometheus.io/port')!r}, "
+                f"WORKER_METRICS_PORT is {port}"
+            )
+        if int(port) not in {p.get("containerPort") for p in main.get("ports") or []}:
+            problems.append(f"{name}: container {main.get('name')} does not declare port {port}")
+        args = " ".join(main.get("command", []) + main.get("args", []))
+        if role == "worker" and not re.search(r"(--pool[= ]|-P ?)(solo|threads)\b", args):
+            folder = env.get("PROMETHEUS_MULTIPROC_DIR")
+            empty_dirs = {v.get("name") for v in spec.get("volumes") or [] if "emptyDir" in v}
+            mounted = {
+                m.get("mountPath")
+                for m in main.get("volumeMounts") or []
+                if m.get("name") in empty_dirs
+            }
+            if folder not in mounted:
+                problems.append(
+                    f"{name}: prefork worker without PROMETHEUS_MULTIPROC_DIR on an emptyDir "
+                    "(its pool processes' metrics would not be served)"
+                )
+
+
+WEB = "web"  # the storefront (web/static_server.py): the `web` upstream of gateway/kong.yml
+WEB_PORT = 8080
+
+
+def _web_rules(objs: list[Obj], problems: list[str]) -> None:
+    """The storefront like a service: a Deployment running the vanity/web image on 8080
+    (WEB_HTTP_PORT) with a startup probe and liveness/readiness on /healthz, a Service
+    exposing http 8080, an HPA and a PDB. Who may reach it (Kong only) and that it calls
+    nobody is the network check's business (expected_connections)."""
+    by_id = {ident(o): o for o in objs}
+    dep = by_id.get(f"Deployment/{WEB}")
+    if dep is None:
+        problems.append(f"Deployment/{WEB}: missing (kong.yml routes the storefront to it)")
+        return
+    containers_ = ((pod_template(dep) or {}).get("spec") or {}).get("containers") or []
+    main = next((c for c in containers_ if c.get("name") == WEB), None)
+    if main is None:
+        problems.append(f"Deployment/{WEB}: no container named {WEB}")
+        return
+    repository = re.split(r"[:@]", (main.get("image") or "").rsplit("/", 1)[-1])[0]
+    if repository != WEB:
+        problems.append(f"Deployment/{WEB}: image {main.get('image')!r} is not vanity/web")
+    ports = {p.get("name"): p.get("containerPort") for p in main.get("ports") or []}
+    if ports.get("http") != WEB_PORT:
+        problems.append(f"Deployment/{WEB}: container port http is not {WEB_PORT}")
+    env = {e["name"]: str(e.get("value")) for e in main.get("env") or []}
+    if env.get("WEB_HTTP_PORT") != str(WEB_PORT):
+        problems.append(f"Deployment/{WEB}: WEB_HTTP_PORT is not {WEB_PORT} (the server's port)")
+    if env.get("WEB_HOST") != "0.0.0.0":
+        problems.append(f"Deployment/{WEB}: WEB_HOST is not 0.0.0.0 (127.0.0.1 by default)")
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        if ((main.get(probe) or {}).get("httpGet") or {}).get("path") != "/healthz":
+            problems.append(f"Deployment/{WEB}: {probe} is not GET /healthz")
+    service = by_id.get(f"Service/{WEB}")
+    sports = {
+        p.get("name"): p.get("port") for p in (service or {}).get("spec", {}).get("ports") or []
+    }
+    if sports.get("http") != WEB_PORT:
+        problems.append(f"Service/{WEB}: missing, or does not expose http {WEB_PORT}")
+    for kind in ("HorizontalPodAutoscaler", "PodDisruptionBudget"):
+        if f"{kind}/{WEB}" not in by_id:
+            problems.append(f"{kind}/{WEB}: missing")
+
+
 GRPC_TLS_DIR = "/var/run/vanity/grpc-tls"
 
 
@@ -919,6 +1032,8 @@ def check_objects(objs: list[Obj], overlay: str) -> list[str]:
     _check_no_secrets(objs, problems, overlay)
     check_kong_config(objs, problems)
     _check_celery(objs, problems)
+    _check_celery_metrics(objs, problems)
+    _web_rules(objs, problems)
     _check_network(objs, problems)
     check_grpc_tls(objs, problems)
     return problems

@@ -5,16 +5,24 @@
 2. Creates every service's database and migrates and seeds it with the services' own commands
    (`python -m vanity_<svc> migrate|seed` with <SVC>_DATABASE_URL pointing at the scratch server).
 3. Takes a backup with tools.backup (per-database dumps with their binlog positions).
-4. Keeps the shop busy through the services' own use cases, in-process (TRAFFIC below: stock
-   reservations, commits, releases, restocks, sign-ups; checkout orders join when checkout has a
-   use case to place them), then records a marker time and a snapshot: row counts and
-   CHECKSUM TABLE of every table.
+4. Keeps the shop busy through the services' own code, in-process: each service's real app
+   (its lifespan: gRPC server, outbox relays) on the scratch databases, plaintext gRPC between
+   them, the mock payment provider. Shoppers sign up (identity), fill a cart (cart, which asks
+   catalog and inventory), and check out through checkout's saga use case, which reserves,
+   authorizes, commits, captures and confirms over gRPC; every 7th card is declined and the saga
+   compensates. An admin restocks now and then. Then the apps stop, a marker time is recorded
+   with a snapshot: row counts and CHECKSUM TABLE of every table, and tools.audit's business
+   checks, which must pass before the loss.
 5. Loses the data: an operator's `DROP DATABASE` of every service database.
 6. Recovers as an operator would: finds the first DROP in the binary log, restores the dumps and
    replays each database's binary log from its dump's position to just before that event
    (mariadb-binlog --database --start-position --stop-position).
-7. Verifies: row counts and checksums per table equal the snapshot, the inventory ledger audit
-   is clean, every write acknowledged before the loss is back. Prints RTO and RPO.
+7. Verifies: row counts and checksums per table equal the snapshot; the inventory ledger audit
+   is clean; tools.audit: every confirmed order has exactly one captured payment of its total
+   (payments' records), no authorized or captured payment without a live order, ledger sums
+   equal balances, units sold equal units committed, no stale reservation or locked cart; every
+   order acknowledged to a shopper is back with the status and total it was acknowledged with.
+   Prints RTO and RPO.
 
 Everything (server process, temporary folder) is removed at the end, on failure too.
 """
@@ -35,6 +43,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -222,24 +231,51 @@ class Traffic:
 
 
 @dataclass
+class Orders:
+    """What checkout acknowledged to its customers: order id -> status, total. The recovered
+    databases must hold every one of them, as acknowledged."""
+
+    placed: dict[str, tuple[str, int]] = field(default_factory=dict)
+    last_confirmed: str | None = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for s, _ in self.placed.values() if s == status)
+
+
+@dataclass
 class Shop:
-    """The services the drill writes through, built by their own bootstrap."""
+    """The six services, each its real app (lifespan: gRPC server on a free port, outbox
+    relays, the ended-sessions feed) on the scratch databases, calling each other over gRPC."""
 
     closers: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     traffic: list[Traffic] = field(default_factory=list)
     inventory: InventoryService | None = None
+    orders: Orders = field(default_factory=Orders)
+    concurrency: int = 4  # shoppers at once
 
     async def aclose(self) -> None:
         for close in reversed(self.closers):
             await close()
 
 
-async def open_shop(scratch: ScratchMariaDB, data_dir: Path) -> Shop:
-    """Each service through its own bootstrap (what its web app and workers build); the
-    traffic calls their use cases. Checkout joins with an "orders" Traffic (place an order
-    through its use case) once it has one, and the verification then adds "every confirmed
-    order has its payment"."""
-    shop = Shop()
+# A shopper's address; the drill's orders ship to it (no address book look-up needed).
+DRILL_ADDRESS = {
+    "full_name": "Drill Shopper",
+    "line1": "1 Recovery Street",
+    "city": "Paris",
+    "postal_code": "75001",
+    "country": "FR",
+}
+VISA = "pm_card_visa"  # the mock provider's (and Stripe's) test card that succeeds
+DECLINED = "pm_card_visa_chargeDeclined"  # ...and one that is declined
+
+
+async def open_shop(scratch: ScratchMariaDB, data_dir: Path, concurrency: int = 4) -> Shop:
+    """Starts every service's app in this process (what its web process runs: `create_app`
+    and its lifespan), with plaintext gRPC between them on free ports, the mock payment
+    provider, and payments' mock webhooks POSTed to its own app (in-process HTTP). Orders go
+    through checkout's saga use case with its real gRPC ports to the five other services."""
+    shop = Shop(concurrency=concurrency)
     try:
         await _open_services(shop, scratch, data_dir)
     except BaseException:
@@ -248,70 +284,151 @@ async def open_shop(scratch: ScratchMariaDB, data_dir: Path) -> Shop:
     return shop
 
 
+def _settings(service: str, **values):
+    module = __import__(f"vanity_{service}.settings", fromlist=["x"])
+    cls = next(
+        getattr(module, name)
+        for name in dir(module)
+        if name.endswith("Settings")
+        and name not in ("ServiceSettings", "MailSettings")
+        and getattr(getattr(module, name), "service_name", None) == service
+    )
+    return cls(**values)
+
+
+class _AsgiWebhookSender:
+    """Delivers the mock provider's signed events to payments' own webhook route, in-process
+    (as Stripe POSTs them to a deployment)."""
+
+    def __init__(self) -> None:
+        self.client = None
+
+    async def __call__(self, webhook) -> None:
+        response = await self.client.post(
+            "/api/v1/payments/webhooks/stripe", content=webhook.payload, headers=webhook.headers
+        )
+        response.raise_for_status()
+
+
 async def _open_services(shop: Shop, scratch: ScratchMariaDB, data_dir: Path) -> None:
-    from vanity_identity.bootstrap import build_container as build_identity
-    from vanity_identity.settings import IdentitySettings
-    from vanity_inventory.bootstrap import build_container as build_inventory
-    from vanity_inventory.settings import InventorySettings
+    import httpx
+    from asgi_lifespan import LifespanManager
+    from vanity_cart.service import Shopper
+    from vanity_checkout.domain import OrderStatus, ShippingAddress
+    from vanity_checkout.saga import PlaceOrder
 
-    inventory = build_inventory(
-        InventorySettings(
-            database_url=scratch.url("vanity_inventory"),
-            data_dir=data_dir,
-            grpc_enabled=False,
-            low_stock_notifications=False,
+    grpc_ports = {svc: free_port() for svc in SERVICES}
+    common = {
+        "env": "development",
+        "data_dir": data_dir,
+        "log_level": "WARNING",
+        "access_log": False,
+        "grpc_host": "127.0.0.1",
+        "redis_url": None,
+        "celery_broker_url": None,  # Celery tasks (e-mails) land in DATA_DIR's folder broker
+        "jwks_url": None,  # identity's keys from DATA_DIR/keys, written by identity's start
+        "otel_exporter_otlp_endpoint": None,
+        "grpc_tls_ca_file": None,  # plaintext gRPC: development, one process
+        "grpc_tls_cert_file": None,
+        "grpc_tls_key_file": None,
+        "grpc_health_port": None,
+        **{f"{peer}_grpc_target": f"127.0.0.1:{port}" for peer, port in grpc_ports.items()},
+    }
+    own = {
+        # The drill measures recovery, not password hashing: the cheapest valid profile.
+        "identity": {
+            "argon2_time_cost": 1,
+            "argon2_memory_cost_kib": 8192,
+            "argon2_parallelism": 1,
+            "register_ip_limits": "100000/hour",
+        },
+        "inventory": {"low_stock_notifications": False},
+        "payments": {"payment_provider": "mock"},
+    }
+    webhooks = _AsgiWebhookSender()
+    apps = {}
+    for svc in SERVICES:  # identity first: the others read its keys and its ended sessions
+        settings = _settings(
+            svc,
+            database_url=scratch.url(f"vanity_{svc}"),
+            grpc_port=grpc_ports[svc],
+            **common,
+            **own.get(svc, {}),
         )
+        overrides = {"webhook_sender": webhooks} if svc == "payments" else {}
+        app = __import__(f"vanity_{svc}.app", fromlist=["x"]).create_app(settings, **overrides)
+        manager = LifespanManager(app, startup_timeout=60, shutdown_timeout=60)
+        await manager.__aenter__()
+        shop.closers.append(lambda m=manager: m.__aexit__(None, None, None))
+        apps[svc] = app
+    payments_http = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=apps["payments"]), base_url="http://payments"
     )
-    shop.closers.append(inventory.aclose)
-    shop.inventory = inventory.inventory
-    identity = build_identity(
-        IdentitySettings(
-            database_url=scratch.url("vanity_identity"),
-            data_dir=data_dir,
-            grpc_enabled=False,
-            # The drill measures recovery, not password hashing: the cheapest valid profile.
-            argon2_time_cost=1,
-            argon2_memory_cost_kib=8192,
-            argon2_parallelism=1,
-            register_ip_limits="100000/hour",
-        )
-    )
-    shop.closers.append(identity.aclose)
-    stock = inventory.inventory
-    skus = [view.sku for view in await stock.list_stock(limit=200) if view.available > 5]
-    if len(skus) < 4:
-        raise RuntimeError("the seeded shop has too few SKUs in stock for the drill")
+    webhooks.client = payments_http
+    shop.closers.append(payments_http.aclose)
 
-    async def stock_step(i: int) -> None:
-        # A checkout-shaped stock flow: reserve, then commit (2 of 3) or release; now and then
-        # a restock. Replaced by placing real orders once checkout's use case exists.
-        order_id = f"drill-{i:05d}"
-        lines = [(skus[i % len(skus)], 1), (skus[(i * 7 + 1) % len(skus)], 1)]
-        await stock.reserve(order_id, lines, ttl_seconds=900, actor="dr-drill")
-        if i % 3 == 2:
-            await stock.release(order_id, "drill: customer gave up", actor="dr-drill")
-        else:
-            await stock.commit(order_id, actor="dr-drill")
-        if i % 10 == 0:
-            await stock.adjust_stock(lines[0][0], 5, "drill: restock", actor="dr-drill")
+    identity = apps["identity"].state.container.identity
+    cart = apps["cart"].state.container.cart
+    saga = apps["checkout"].state.container.saga
+    stock = apps["inventory"].state.container.inventory
+    shop.inventory = stock
+    skus = await _orderable_skus(stock, apps["catalog"].state.container.browse)
+    address = ShippingAddress(**DRILL_ADDRESS)
 
-    async def signup_step(i: int) -> None:
-        await identity.identity.register(
+    async def order_step(i: int) -> None:
+        # A customer signs up, fills a cart, pays: every 7th card is declined (the saga
+        # compensates: stock released, payment failed, cart unlocked).
+        user = await identity.register(
             f"drill-{i:05d}@example.com", f"Drill Shopper {i}", f"drill-pass-{i:05d}-long"
         )
+        shopper = Shopper(user_id=user.id)
+        for sku in dict.fromkeys((skus[i % len(skus)], skus[(i * 7 + 1) % len(skus)])):
+            await cart.add_item(shopper, sku, 1 + i % 2)
+        method = DECLINED if i % 7 == 3 else VISA
+        order = await saga.place_order(
+            PlaceOrder(user.id, f"dr-drill-{i:05d}", method, shipping_address=address)
+        )
+        if order.status not in (OrderStatus.CONFIRMED, OrderStatus.FAILED):
+            raise RuntimeError(f"order {order.id} stopped {order.status.value}, not at an end")
+        shop.orders.placed[order.id] = (order.status.value, order.total_minor)
+        if order.status is OrderStatus.CONFIRMED:
+            shop.orders.last_confirmed = order.id
+
+    async def restock_step(i: int) -> None:
+        await stock.adjust_stock(skus[i % len(skus)], 5, "drill: restock", actor="dr-drill")
 
     shop.traffic = [
-        Traffic("inventory reservations", stock_step),
-        Traffic("sign-ups", signup_step, every=5),  # rarer than stock moves
+        Traffic("orders (sign-up, cart, checkout saga)", order_step),
+        Traffic("restocks", restock_step, every=10),  # an admin now and then
     ]
 
 
+async def _orderable_skus(stock, browse) -> list[str]:
+    """SKUs on sale in the catalog, in one currency, with stock for the whole drill."""
+    in_stock = [view.sku for view in await stock.list_stock(limit=200) if view.available > 40]
+    variants, _missing = await browse.get_variants(in_stock)
+    on_sale = [v for v in variants if v.active]
+    currency = on_sale[0].currency if on_sale else ""
+    skus = sorted(v.sku for v in on_sale if v.currency == currency)
+    if len(skus) < 4:
+        raise RuntimeError("the seeded shop has too few SKUs on sale and in stock for the drill")
+    return skus
+
+
 async def keep_shopping(shop: Shop, steps: int) -> None:
-    for i in range(steps):
-        for traffic in shop.traffic:
-            if i % traffic.every == 0:
-                await traffic.step(i)
-                traffic.acknowledged += 1
+    """`steps` rounds, `shop.concurrency` at a time; each round runs every Traffic due then."""
+    gate = asyncio.Semaphore(shop.concurrency)
+
+    async def round_(i: int) -> None:
+        async with gate:
+            for traffic in shop.traffic:
+                if i % traffic.every == 0:
+                    await traffic.step(i)
+                    traffic.acknowledged += 1
+
+    async with asyncio.TaskGroup() as group:  # one failure cancels the other shoppers
+        for i in range(steps):
+            group.create_task(round_(i))
 
 
 # ----------------------------------------------------------------------- snapshots
@@ -423,7 +540,29 @@ async def ledger_audit(scratch: ScratchMariaDB, data_dir: Path):
 # ----------------------------------------------------------------------- the drill
 
 
-def run_drill(steps: int, keep: bool = False) -> int:
+def business_audit(scratch: ScratchMariaDB):
+    """tools.audit over the service databases: every confirmed order has exactly one captured
+    payment of its total, no money held without an order, ledger sums equal balances, units
+    sold equal units committed, no stale reservation, no cart left locked."""
+    from tools.audit import mariadb_urls, run_audit
+
+    return run_audit(mariadb_urls(f"mysql+aiomysql://root@127.0.0.1:{scratch.port}", "vanity_"))
+
+
+def acknowledged_orders_changed(scratch: ScratchMariaDB, orders: Orders) -> list[str]:
+    """Orders checkout answered before the loss that are missing or different after it."""
+    found = {
+        row[0]: (row[1], int(row[2]))
+        for row in scratch.sql("SELECT id, status, total_minor FROM vanity_checkout.orders")
+    }
+    return [
+        f"order {order_id}: acknowledged {ack[0]} {ack[1]}, recovered {found.get(order_id)}"
+        for order_id, ack in orders.placed.items()
+        if found.get(order_id) != ack
+    ]
+
+
+def run_drill(steps: int, keep: bool = False, concurrency: int = 4) -> int:
     root = Path(tempfile.mkdtemp(prefix="vanity-dr-drill-"))
     scratch = ScratchMariaDB(root)
     data_dir = root / "data"
@@ -443,20 +582,33 @@ def run_drill(steps: int, keep: bool = False) -> int:
         for d in manifest.dumps:
             say(f"backup {d.database}: {d.bytes} bytes at {d.binlog_file}:{d.binlog_position}")
 
-        async def write() -> tuple[Shop, list[Traffic]]:
-            shop = await open_shop(scratch, data_dir)
+        async def write() -> Shop:
+            shop = await open_shop(scratch, data_dir, concurrency)
+            say(f"shop open: six services in-process, gRPC between them, {concurrency} shoppers")
             try:
+                started = time.perf_counter()
                 await keep_shopping(shop, steps)
+                say(f"traffic took {time.perf_counter() - started:.1f} s")
                 audit = await shop.inventory.audit()
                 if audit.drift:
                     failures.append(f"ledger drift before the loss: {audit.drift}")
             finally:
-                await shop.aclose()
-            return shop.traffic
+                await shop.aclose()  # nothing writes any more: the snapshot below stays true
+            return shop
 
-        traffic = asyncio.run(write())
-        for t in traffic:
+        shop = asyncio.run(write())
+        for t in shop.traffic:
             say(f"after the backup: {t.acknowledged} acknowledged {t.name}")
+        orders = shop.orders
+        say(
+            f"orders acknowledged: {len(orders.placed)} ({orders.count('confirmed')} confirmed, "
+            f"{orders.count('failed')} failed: declined cards, compensated)"
+        )
+        pre_audit = business_audit(scratch)
+        say(f"business audit before the loss: {'ok' if pre_audit.ok else 'FAILED'}")
+        if not pre_audit.ok:  # the shop must be right before the loss, or nothing is proven
+            failures.append(f"business audit before the loss: {len(pre_audit.findings)} finding(s)")
+            print(pre_audit.render())
         before = snapshot(scratch)
         last_before = last_ledger_entry(scratch)
         marker = datetime.now(UTC)
@@ -475,8 +627,14 @@ def run_drill(steps: int, keep: bool = False) -> int:
         # Off the RTO clock: what the dumps alone bring back, to show what the replay adds.
         from_dumps = snapshot(scratch, checksums=False)
         replay_started = time.perf_counter()
-        for d in manifest.dumps:
-            replay(scratch, d.database, (d.binlog_file, d.binlog_position), stop)
+        # One replay per database, all at once: services never share a transaction, so each
+        # database's log is independent of the others' (an operator runs them side by side).
+        with ThreadPoolExecutor(max_workers=len(manifest.dumps)) as pool:
+            for done in [
+                pool.submit(replay, scratch, d.database, (d.binlog_file, d.binlog_position), stop)
+                for d in manifest.dumps
+            ]:
+                done.result()
         replay_seconds = time.perf_counter() - replay_started
         rto = restore_seconds + replay_seconds
         say(
@@ -505,13 +663,30 @@ def run_drill(steps: int, keep: bool = False) -> int:
         say(f"inventory ledger audit: {audit.skus_checked} SKUs, {len(audit.drift)} drifting")
         if audit.drift:
             failures.append(f"ledger drift after recovery: {audit.drift}")
+        post_audit = business_audit(scratch)
+        print(post_audit.render())
+        if not post_audit.ok:
+            failures.append(f"business audit after recovery: {len(post_audit.findings)} finding(s)")
+        changed = acknowledged_orders_changed(scratch, orders)
+        for line in changed[:10]:
+            print(f"  {line}")
+        last = orders.last_confirmed
+        say(
+            f"acknowledged orders recovered as acknowledged: {len(orders.placed) - len(changed)}"
+            f"/{len(orders.placed)} (last confirmed {last}: "
+            f"{'present' if last and not any(last in c for c in changed) else 'MISSING'})"
+        )
+        if changed or last is None:
+            failures.append(f"{len(changed)} acknowledged order(s) lost or changed")
         last_after = last_ledger_entry(scratch)
         missing_ledger = last_before - last_after
         say(f"RTO: {rto:.2f} s (restore {len(manifest.dumps)} dumps + binlog replay)")
+        intact = lost_rows == 0 and missing_ledger == 0 and not changed
         say(
-            f"RPO: {lost_rows} rows lost, last acknowledged write before the loss "
-            f"(ledger #{last_before}) {'present' if missing_ledger == 0 else 'MISSING'}"
-            f" -> {'0 transactions lost' if lost_rows == 0 and missing_ledger == 0 else 'DATA LOST'}"
+            f"RPO: {lost_rows} rows lost, {len(changed)} acknowledged orders lost, last "
+            f"acknowledged write before the loss (ledger #{last_before}) "
+            f"{'present' if missing_ledger == 0 else 'MISSING'}"
+            f" -> {'0 transactions lost' if intact else 'DATA LOST'}"
         )
         if lost_rows or missing_ledger:
             failures.append("data written before the loss is missing")
@@ -534,12 +709,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tools.dr_drill", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--steps", type=int, default=300, help="business actions after the backup")
+    parser.add_argument(
+        "--steps", type=int, default=300, help="orders placed after the backup (one per round)"
+    )
+    parser.add_argument("--shoppers", type=int, default=4, help="shoppers at once")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (debug)")
     ns = parser.parse_args(argv)
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, through the clean-up.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    return run_drill(ns.steps, ns.keep)
+    return run_drill(ns.steps, ns.keep, ns.shoppers)
 
 
 if __name__ == "__main__":

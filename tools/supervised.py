@@ -28,7 +28,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from supervisor.xmlrpc import SupervisorTransport
-from vanity_common.testing import TcpProxy
 
 from tools.suite import ROOT, SERVICES, Layout, prepare, process_commands, wait_ready
 
@@ -79,10 +78,12 @@ def recreate_mariadb_databases(server_url: str = MARIADB_URL) -> None:
 
 
 class ProxyThread:
-    """vanity_common.testing.TcpProxy on an event loop of its own thread, so a synchronous
-    runner can cut and restore a service's database connection."""
+    """vanity_testkit.TcpProxy on an event loop of its own thread, so a synchronous runner can
+    cut and restore a service's database connection."""
 
     def __init__(self, host: str, port: int) -> None:
+        from vanity_testkit import TcpProxy
+
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()

@@ -1,9 +1,9 @@
 """Grafana dashboards as code: `python deploy/monitoring/build.py` writes dashboards/*.json.
 
 Every query uses the datasource variable ${DS_PROMETHEUS} (pick it on import). A panel is one
-`panel(title, [queries], unit)` line: the saga and payments panels listed in planned.yaml are
-added here, by metric name, when those metrics exist (a test fails while a planned metric is
-exported but no dashboard uses it).
+`panel(title, [queries], unit)` line: the panels still listed in planned.yaml are added here, by
+metric name, when those metrics exist (a test fails while a planned metric is exported but no
+dashboard uses it).
 
 Label contract with the scrape configuration (docs/operations.md): the chassis metrics carry
 `service`; every target's `job` is its service name (identity, catalog, ...), which is how the
@@ -56,6 +56,9 @@ def quantiles(metric: str, by: str, where: str, legend_prefix: str = "") -> list
 
 
 SVC = 'service="$service"'
+# Failure reasons that are the shop's fault, not the customer's (rules/alerts.rules.yaml,
+# CheckoutSagasFailingOnOurSide).
+OUR_FAULTS = '"dependency_unavailable|payment_capture_failed|reservation_expired"'
 
 GOLDEN = Dashboard(
     uid="vanity-golden-signals",
@@ -400,13 +403,14 @@ OUTBOX = Dashboard(
         (
             "Outbox",
             [
+                # max: every relay of a service (API replicas, workers) counts the same table
                 panel(
                     "Pending messages (backlog) by service",
-                    [('sum by (service) (vanity_outbox_rows{status="pending"})', "{{service}}")],
+                    [('max by (service) (vanity_outbox_rows{status="pending"})', "{{service}}")],
                 ),
                 panel(
                     "Dead messages by service (need a person: `outbox requeue`)",
-                    [('sum by (service) (vanity_outbox_rows{status="dead"})', "{{service}}")],
+                    [('max by (service) (vanity_outbox_rows{status="dead"})', "{{service}}")],
                 ),
                 panel(
                     "Delivered per second by topic",
@@ -472,13 +476,125 @@ COMMERCE = Dashboard(
     uid="vanity-commerce",
     title="Vanity / Cart, checkout and payments",
     description=(
-        "What cart, checkout and payments export today. The saga and webhook panels join when "
-        "their metrics exist (deploy/monitoring/planned.yaml)."
+        "The checkout saga (orders ended by outcome, failure reasons, retries, recovery, time to "
+        "the first stop), checkout over HTTP, payments' reconciliation and the cart. Panels "
+        "still waiting for a metric: deploy/monitoring/planned.yaml."
     ),
     tags=["vanity", "checkout", "payments", "cart"],
     rows=[
         (
-            "Checkout (HTTP, until the saga's own metrics exist)",
+            "Checkout saga",
+            [
+                panel(
+                    "Orders ended per minute: confirmed, failed (compensated), cancelled",
+                    [
+                        (
+                            "sum(rate(vanity_checkout_sagas_ended_total"
+                            f'{{state="completed"}}[{RATE}])) * 60',
+                            "confirmed",
+                        ),
+                        (
+                            "sum(rate(vanity_checkout_sagas_ended_total"
+                            f'{{state="failed",reason!~"cancelled_by_.*"}}[{RATE}])) * 60',
+                            "failed",
+                        ),
+                        (
+                            "sum(rate(vanity_checkout_sagas_ended_total"
+                            f'{{state="failed",reason=~"cancelled_by_.*"}}[{RATE}])) * 60',
+                            "cancelled after confirmation",
+                        ),
+                    ],
+                    description="A saga ends once; a confirmed order cancelled later ends a "
+                    "second time, as failed with reason cancelled_by_*.",
+                ),
+                panel(
+                    "Failed orders per minute by reason",
+                    [
+                        (
+                            "sum by (reason) (rate(vanity_checkout_sagas_ended_total"
+                            f'{{state="failed"}}[{RATE}])) * 60',
+                            "{{reason}}",
+                        )
+                    ],
+                ),
+                panel(
+                    "Share of orders failing: all reasons, and the shop's own faults",
+                    [
+                        (
+                            "sum(rate(vanity_checkout_sagas_ended_total"
+                            f'{{state="failed",reason!~"cancelled_by_.*"}}[{RATE}]))'
+                            " / sum(rate(vanity_checkout_sagas_ended_total"
+                            f'{{reason!~"cancelled_by_.*"}}[{RATE}]))',
+                            "failed",
+                        ),
+                        (
+                            'sum(rate(vanity_checkout_sagas_ended_total{state="failed",'
+                            f"reason=~{OUR_FAULTS}}}[{RATE}]))"
+                            " / sum(rate(vanity_checkout_sagas_ended_total"
+                            f'{{reason!~"cancelled_by_.*"}}[{RATE}]))',
+                            "shop's fault",
+                        ),
+                    ],
+                    "percentunit",
+                ),
+                panel(
+                    "Saga transitions per second (compensate: a forward step failed for good)",
+                    [
+                        (
+                            "sum by (transition, to_state) "
+                            f"(rate(vanity_checkout_saga_transitions_total[{RATE}]))",
+                            "{{transition}} -> {{to_state}}",
+                        )
+                    ],
+                    "ops",
+                ),
+                panel(
+                    "Step retries per second by step (transient failure or unknown outcome)",
+                    [
+                        (
+                            "sum by (step) "
+                            f"(rate(vanity_checkout_saga_step_retries_total[{RATE}]))",
+                            "{{step}}",
+                        )
+                    ],
+                    "ops",
+                ),
+                panel(
+                    "Recovery sweep: sagas claimed, and step commits refused (lease lost)",
+                    [
+                        (
+                            "sum(increase(vanity_checkout_saga_recovered_total[5m]))",
+                            "claimed (per 5 min)",
+                        ),
+                        (
+                            "sum(increase(vanity_checkout_saga_lost_leases_total[5m]))",
+                            "lost leases (per 5 min)",
+                        ),
+                    ],
+                    description="Lost leases: a run outlived its lease (a step slower than "
+                    "SAGA_LEASE_SECONDS) and another run took the saga over.",
+                ),
+                panel(
+                    "Time to the saga's first stop (confirmed, failed or waiting)",
+                    quantiles("vanity_checkout_place_order_seconds", "", ""),
+                    "s",
+                ),
+                panel(
+                    "Orders reaching the first stop within 500 ms (SLO: 95 %)",
+                    [
+                        (
+                            "sum(rate(vanity_checkout_place_order_seconds_bucket"
+                            f'{{le="0.5"}}[{RATE}]))'
+                            f" / sum(rate(vanity_checkout_place_order_seconds_count[{RATE}]))",
+                            "within 500 ms",
+                        )
+                    ],
+                    "percentunit",
+                ),
+            ],
+        ),
+        (
+            "Checkout over HTTP",
             [
                 panel(
                     "POST /api/v1/checkout per second by status",

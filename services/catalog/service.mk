@@ -1,20 +1,8 @@
-# Catalog targets (included by the root Makefile). Paths are relative to the repo root.
+# Catalog's own targets (included by the root Makefile, which defines every service's test,
+# lint, migrate, seed and serve; catalog has no worker). Paths are relative to the repo root.
 CATALOG_BENCH_ARGS ?=
 
-.PHONY: catalog-test catalog-lint catalog-migrate catalog-seed catalog-demo-data catalog-run catalog-bench
-
-catalog-test: ## catalog tests (SQLite, and MariaDB when reachable)
-	$(UV) run --frozen pytest services/catalog -q -p no:cacheprovider
-
-catalog-lint: ## ruff on the catalog service
-	$(UV) run --frozen ruff check services/catalog
-	$(UV) run --frozen ruff format --check services/catalog
-
-catalog-migrate: ## apply catalog migrations (CATALOG_DATABASE_URL or the SQLite default)
-	$(UV) run --frozen python -m vanity_catalog migrate
-
-catalog-seed: catalog-migrate ## load the demo catalog (deploy/demo/catalog.json), idempotent
-	$(UV) run --frozen python -m vanity_catalog seed
+.PHONY: catalog-demo-data catalog-run catalog-bench
 
 catalog-demo-data: ## regenerate deploy/demo/catalog.json from the deterministic generator
 	$(UV) run --frozen python -m tools.catalog_demo

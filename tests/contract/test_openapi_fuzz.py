@@ -30,7 +30,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error, response_schema_conformance
 from vanity_common.app import uvicorn_config
 from vanity_common.migrations import migrate
-from vanity_common.testing import TokenMinter
+from vanity_testkit import TokenMinter
 
 MAX_EXAMPLES = 10
 PASSWORD = "correct horse battery staple"

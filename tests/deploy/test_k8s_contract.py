@@ -106,10 +106,13 @@ def test_migrations_run_before_the_api_starts_with_its_image_and_settings(render
     for objs in rendered.values():
         for svc in check_k8s.SERVICES:
             pod = find(objs, "Deployment", svc)["spec"]["template"]["spec"]
-            (migrate,) = pod["initContainers"]
+            migrate, *after = pod["initContainers"]
             main = pod["containers"][0]
             assert migrate["args"] == ["migrate"]
-            assert migrate["image"] == main["image"] and migrate["envFrom"] == main["envFrom"]
+            # catalog then makes sure its image bucket exists, versioned
+            assert [c["args"] for c in after] == ([["images-setup"]] if svc == "catalog" else [])
+            for init in (migrate, *after):
+                assert init["image"] == main["image"] and init["envFrom"] == main["envFrom"]
 
 
 def test_hpa_on_a_missing_deployment_and_a_workload_without_pdb_are_caught(rendered):

@@ -36,14 +36,17 @@ FLOWS = [
     "customer-refused-admin",
     "admin-console",
     "guest-bag-merged-at-sign-in",
+    "guest-bag-survives-reload",
     "password-reset-pages",
     "friendly-errors-with-retry",
     "checkout-success-confirmation-history",
     "checkout-declined-keeps-the-bag",
+    "checkout-3ds-challenge-failed-keeps-the-bag",
     "checkout-3ds-challenge-completed",
     "double-click-pay-creates-one-order",
     "admin-refund-and-stock-adjustment",
     "admin-product-create-edit-archive",
+    "admin-brands-categories",
 ]
 INITIAL_JS_BUDGET_GZIP = 150 * 1024
 
@@ -148,6 +151,8 @@ def test_main_pages_have_no_serious_accessibility_violations(browser_run):
         axe
     )
     assert {"admin-orders", "admin-order", "admin-stock-adjust", "admin-users"} <= set(axe)
+    assert {"order-failed", "admin-brands", "admin-brand-edit", "admin-categories"} <= set(axe)
+    assert "admin-category-edit" in axe
     assert {page: r["serious_or_critical"] for page, r in axe.items()} == dict.fromkeys(axe, 0)
 
 
@@ -156,7 +161,8 @@ def test_screenshots_at_phone_and_desktop_widths(browser_run):
     pages = ("home", "listing", "product", "sign-in", "address-book", "admin-refused", "bag")
     pages += ("checkout", "checkout-declined", "challenge", "order-confirmation", "orders")
     pages += ("admin-orders", "admin-order", "admin-stock-adjust", "admin-users", "admin-payments")
-    pages += ("admin-product-edit",)
+    pages += ("admin-product-edit", "bag-after-reload", "order-3ds-failed")
+    pages += ("admin-brands", "admin-brand-edit", "admin-categories", "admin-category-edit")
     for page in pages:
         assert {f"{page}-phone.png", f"{page}-desktop.png"} <= shots, page
     for path in browser_run["screenshots"]:

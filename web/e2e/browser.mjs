@@ -408,7 +408,7 @@ await flow('guest-bag-merged-at-sign-in', async () => {
   await page.keyboard.press('Escape');
   await bag.waitFor({ state: 'detached' });
   check(await page.getByTestId('bag-button').evaluate((el) => el === document.activeElement), 'focus did not return to the bag button');
-  // sign in inside the app (a reload would drop the in-memory guest token): the carts merge
+  // sign in inside the app: the carts merge (a reload first is the guest-bag-survives-reload flow)
   await page.getByRole('link', { name: 'Sign in', exact: true }).click();
   await page.getByLabel('E-mail').fill(customer.email);
   await page.getByLabel('Password').fill(customer.password);
@@ -425,6 +425,58 @@ await flow('guest-bag-merged-at-sign-in', async () => {
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('link', { name: 'Sign in', exact: true }).waitFor();
   check((await page.locator('.bag-count').textContent()) === '0', 'the bag still shows after signing out');
+  await closePage(page);
+});
+
+await flow('guest-bag-survives-reload', async () => {
+  await needAuthCalls(2);
+  check(customer, 'needs the customer from the register flow');
+  const page = await newPage();
+  await page.goto('/products?category=lipstick');
+  await grid(page).waitFor();
+  await cards(page).nth(1).locator('a.product-link').click(); // not the product of the other bag flows
+  const picker = page.getByRole('group', { name: /^Shade/ });
+  await picker.waitFor();
+  await picker.locator('label.option').first().click();
+  const product = (await page.getByRole('heading', { level: 1 }).textContent())?.trim();
+  const shade = (await page.getByTestId('selected-shade').textContent())?.trim();
+  await page.getByRole('button', { name: 'Add to bag' }).click();
+  const bag = page.getByRole('dialog', { name: 'Your bag' });
+  await bag.getByTestId('bag-line').first().waitFor();
+  const line = await bag.getByTestId('bag-line').first().textContent();
+  await page.keyboard.press('Escape');
+  // what the page keeps: the guest cart's token in this tab's sessionStorage, and nothing else
+  // (no account token anywhere a script can read; no cookie for a guest)
+  const kept = await page.evaluate(() => ({ local: localStorage.length, session: Object.keys(sessionStorage), cookie: document.cookie }));
+  check(kept.local === 0 && kept.session.join() === 'vanity_guest_cart' && kept.cookie === '', `the page stored ${JSON.stringify(kept)}`);
+  // a reload: the bag is read back with the kept token, its count in the header, the same line in it
+  const read = page.waitForResponse((r) => r.url().endsWith('/api/v1/cart') && r.request().method() === 'GET');
+  await page.reload();
+  const answer = await read;
+  check(answer.status() === 200 && answer.request().headers()['x-cart-token'], 'the reloaded page did not read the guest cart with its token');
+  await page.waitForFunction(() => document.querySelector('.bag-count')?.textContent === '1');
+  await page.getByTestId('bag-button').click();
+  const again = page.getByRole('dialog', { name: 'Your bag' });
+  await again.getByTestId('bag-line').first().waitFor();
+  check((await again.getByTestId('bag-line').count()) === 1, 'the reloaded bag does not hold one line');
+  check((await again.getByTestId('bag-line').first().textContent()) === line, `the reloaded bag line differs: ${await again.textContent()}`);
+  await shoot(page, 'bag-after-reload');
+  await page.keyboard.press('Escape');
+  // signing in after the reload still merges the guest bag, and the token dies with the merge
+  await page.getByRole('link', { name: 'Sign in', exact: true }).click();
+  await page.getByLabel('E-mail').fill(customer.email);
+  await page.getByLabel('Password').fill(customer.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByTestId('account-link').waitFor();
+  await page.waitForFunction(() => sessionStorage.length === 0 && localStorage.length === 0);
+  await page.getByTestId('bag-button').click();
+  const merged = page.getByRole('dialog', { name: 'Your bag' });
+  await merged.getByTestId('bag-line').first().waitFor();
+  const mergedLines = await merged.getByTestId('bag-line').allTextContents();
+  check(mergedLines.some((l) => l.includes(product ?? '?') && l.includes(shade ?? '?')), `${product} ${shade} is not in the signed-in bag: ${mergedLines.join(' | ')}`);
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: 'Sign out' }).click();
+  await page.getByRole('link', { name: 'Sign in', exact: true }).waitFor();
   await closePage(page);
 });
 
@@ -570,9 +622,59 @@ await flow('checkout-declined-keeps-the-bag', async () => {
   await shoot(page, 'checkout-declined');
 });
 
+/** The checkout summary's lines ("name shade × n  €x"), to compare a bag before and after. */
+const checkoutLines = (page) => page.getByTestId('checkout-lines').locator('li').allTextContents();
+
+await flow('checkout-3ds-challenge-failed-keeps-the-bag', async () => {
+  check(shopper, 'needs the signed-in shopper');
+  const page = shopper; // on the checkout page with the bag the decline kept
+  const lines = await checkoutLines(page);
+  const total = await page.getByTestId('checkout-total').textContent();
+  check(lines.length > 0, 'no bag to pay');
+  await page.getByRole('radio', { name: /Visa ending 3184/ }).check();
+  await page.getByTestId('pay').click();
+  await page.waitForURL(/\/checkout\/authenticate\?order=/, { timeout: 20_000 });
+  await page.getByTestId('challenge').waitFor();
+  // while the bank asks, the checkout holds the bag: the drawer says so and offers no changes
+  await page.getByTestId('bag-button').click();
+  const held = page.getByRole('dialog', { name: 'Your bag' });
+  await held.getByTestId('bag-locked').waitFor();
+  check(await held.getByRole('button', { name: 'One more' }).first().isDisabled(), 'a held bag offers changes');
+  await page.keyboard.press('Escape');
+  await page.getByTestId('challenge-fail').click();
+  await page.waitForURL(/\/orders\/[^/?]+\?placed=1$/);
+  // the failure arrives as a webhook; the saga voids, releases the stock, unlocks the bag, then fails the order
+  await page.waitForFunction(() => document.querySelector('[data-testid=order-page]')?.dataset.status === 'failed', null, { timeout: 30_000 });
+  check((await page.getByTestId('order-status').textContent()) === 'Failed', 'the order does not read Failed');
+  const reason = (await page.getByTestId('order-failure').textContent()) ?? '';
+  check(/declined the payment/.test(reason) && /Your bag has been kept/.test(reason), `the reason is not shown: ${reason}`);
+  await axe(page, 'order-failed');
+  await shoot(page, 'order-3ds-failed');
+  // the bag: unlocked and intact
+  await page.getByTestId('bag-button').click();
+  const bag = page.getByRole('dialog', { name: 'Your bag' });
+  await bag.getByTestId('bag-line').first().waitFor();
+  check((await bag.getByTestId('bag-locked').count()) === 0, 'the bag is still held after the failed payment');
+  check((await bag.getByTestId('bag-line').count()) === lines.length, 'the bag lost lines');
+  // a change goes through (the cart service refuses any write to a held bag): one more, then back
+  const first = bag.getByTestId('bag-line').first();
+  const quantity = () => first.locator('.qty span[aria-live]').textContent().then(Number);
+  const before = await quantity();
+  await first.getByRole('button', { name: 'One more' }).click();
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=bag-line] .qty span[aria-live]')?.textContent) === n, before + 1);
+  await first.getByRole('button', { name: 'One fewer' }).click();
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=bag-line] .qty span[aria-live]')?.textContent) === n, before);
+  // back to checkout: the same lines and total as before the failed payment
+  await bag.getByTestId('bag-checkout').click();
+  await page.waitForURL(/\/checkout$/);
+  await page.getByTestId('address-choices').waitFor();
+  check(JSON.stringify(await checkoutLines(page)) === JSON.stringify(lines), `the bag changed: ${await checkoutLines(page)} vs ${lines}`);
+  check((await page.getByTestId('checkout-total').textContent()) === total, 'the total changed');
+});
+
 await flow('checkout-3ds-challenge-completed', async () => {
   check(shopper, 'needs the signed-in shopper');
-  const page = shopper; // the declined flow kept the bag: pay it again, with 3-D Secure
+  const page = shopper; // the declined and failed-challenge flows kept the bag: pay it, with 3-D Secure
   await page.getByRole('radio', { name: /Visa ending 3184/ }).check();
   await page.getByTestId('pay').click();
   await page.waitForURL(/\/checkout\/authenticate\?order=/, { timeout: 20_000 });
@@ -715,6 +817,107 @@ await flow('admin-product-create-edit-archive', async () => {
   await page.getByTestId('product-archive-done').waitFor();
   check((await page.getByLabel('Status').inputValue()) === 'archived', 'the form does not show the archived status');
   check((await page.getByTestId('product-archive').count()) === 0, 'an archived product still offers Archive');
+  await closePage(page);
+});
+
+await flow('admin-brands-categories', async () => {
+  const email = process.env.ADMIN_EMAIL;
+  const password = process.env.ADMIN_PASSWORD;
+  if (!email || !password) throw new Failure('ADMIN_EMAIL / ADMIN_PASSWORD not given');
+  await needAuthCalls(1);
+  const page = await newPage();
+  await openAdminSignedInAs(page, email, password);
+  const sections = page.getByRole('navigation', { name: 'Admin sections' });
+  const notice = page.getByTestId('taxonomy-notice');
+  const stamp = Date.now().toString(36);
+
+  // brands: the shared paged list, then create -> rename -> a taken slug refused -> delete
+  await sections.getByRole('link', { name: 'Brands' }).click();
+  const brands = page.getByRole('region', { name: 'Brands' });
+  await brands.waitFor();
+  check((await brands.getByRole('row').count()) > 10, 'the brands table is empty');
+  check(/^Showing \d+ brands\.$/.test((await page.getByTestId('brands-count').textContent()) ?? ''), 'no count under the brands');
+  await axe(page, 'admin-brands');
+  await shoot(page, 'admin-brands');
+  await page.getByTestId('new-brand').click();
+  const name = `Browser Brand ${stamp}`;
+  await page.getByLabel('Name', { exact: true }).fill(name);
+  check((await page.getByLabel(/^Slug/).getAttribute('placeholder')) === `browser-brand-${stamp}`, 'the slug hint is not the slug catalog makes');
+  await page.getByTestId('brand-submit').click();
+  await page.waitForURL(/\/admin\/brands$/);
+  check(/created/.test((await notice.textContent()) ?? ''), 'no "created" notice');
+  const row = brands.locator(`tr[data-brand-slug="browser-brand-${stamp}"]`);
+  await row.waitFor();
+  await row.getByRole('link').click();
+  await page.getByRole('heading', { name: `Edit ${name}` }).waitFor();
+  await page.getByLabel('Name', { exact: true }).fill(`${name} Renamed`);
+  await page.getByLabel('Description').fill('A brand the browser test made.');
+  await page.getByTestId('brand-submit').click();
+  await page.getByTestId('brand-save-done').waitFor();
+  await page.getByRole('heading', { name: `Edit ${name} Renamed` }).waitFor();
+  await page.getByLabel('Slug', { exact: true }).fill('atelier-rouge'); // a demo brand's
+  await page.getByTestId('brand-submit').click();
+  await page.getByTestId('brand-save-error').waitFor();
+  check((await page.locator('#field-slug-error').textContent()) === 'already used', 'the taken slug is not reported at the field');
+  check((await page.getByLabel('Slug', { exact: true }).getAttribute('aria-invalid')) === 'true', 'the slug field is not marked invalid');
+  await axe(page, 'admin-brand-edit');
+  await shoot(page, 'admin-brand-edit');
+  await page.getByTestId('brand-delete').click();
+  await page.getByTestId('brand-delete-confirm').click();
+  await page.waitForURL(/\/admin\/brands$/);
+  check(/deleted/.test((await notice.textContent()) ?? ''), 'no "deleted" notice');
+  await brands.waitFor();
+  check((await row.count()) === 0, 'the deleted brand is still listed');
+  // a brand with products cannot go: catalog's reason is shown
+  await brands.locator('tr[data-brand-slug="atelier-rouge"]').getByRole('link').click();
+  await page.getByTestId('brand-delete').click();
+  await page.getByTestId('brand-delete-confirm').click();
+  const refused = page.getByTestId('brand-delete-error');
+  await refused.waitFor();
+  check(/still has products/.test((await refused.textContent()) ?? ''), `unclear refusal: ${await refused.textContent()}`);
+  check(await page.getByTestId('brand-delete').evaluate((el) => el === document.activeElement), 'focus did not return to Delete');
+
+  // categories: the tree in reading order; add a sub-category, move it to the top level, delete it
+  await sections.getByRole('link', { name: 'Categories' }).click();
+  const categories = page.getByRole('region', { name: 'Categories' });
+  await categories.waitFor();
+  const rows = categories.locator('tbody tr');
+  check((await rows.count()) > 20, 'the category tree is short');
+  const under = await rows.locator('td:nth-child(2)').allTextContents();
+  check(under[0] === 'top level' && under[1] !== 'top level', `not in tree order: ${under.slice(0, 3)}`);
+  await axe(page, 'admin-categories');
+  await shoot(page, 'admin-categories');
+  const top = rows.first();
+  const topName = (await top.locator('th a').textContent())?.replace(': edit', '').trim();
+  await top.getByRole('link', { name: /Add sub-category/ }).click();
+  await page.waitForURL(/\/admin\/categories\/new\?parent=\d+$/);
+  check((await page.getByLabel('Sits under').locator('option:checked').textContent()) === topName, 'the parent is not chosen');
+  const child = `Browser Category ${stamp}`;
+  await page.getByLabel('Name', { exact: true }).fill(child);
+  await page.getByTestId('category-submit').click();
+  await page.waitForURL(/\/admin\/categories$/);
+  const childRow = categories.locator(`tr[data-category-slug="browser-category-${stamp}"]`);
+  await childRow.waitFor();
+  check((await childRow.locator('td').first().textContent()) === topName, 'the new category does not sit under its parent');
+  await childRow.getByRole('link').first().click();
+  await page.getByRole('heading', { name: `Edit ${child}` }).waitFor();
+  await page.getByLabel('Sits under').selectOption('');
+  await page.getByLabel('Position among its siblings (0 first)').fill('99');
+  await page.getByTestId('category-submit').click();
+  await page.getByTestId('category-save-done').waitFor();
+  check((await page.getByTestId('category-path').textContent()) === child, 'the category did not move to the top level');
+  await axe(page, 'admin-category-edit');
+  await shoot(page, 'admin-category-edit');
+  await page.getByTestId('category-delete').click();
+  await page.getByTestId('category-delete-confirm').click();
+  await page.waitForURL(/\/admin\/categories$/);
+  await categories.waitFor();
+  check((await childRow.count()) === 0, 'the deleted category is still listed');
+  // a category with sub-categories cannot go
+  await rows.first().locator('th a').click();
+  await page.getByTestId('category-delete').click();
+  await page.getByTestId('category-delete-confirm').click();
+  await page.getByTestId('category-delete-error').getByText(/sub-categories/).waitFor();
   await closePage(page);
 });
 

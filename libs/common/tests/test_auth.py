@@ -24,7 +24,7 @@ from vanity_common.auth import (
     require_admin,
 )
 from vanity_common.errors import Unauthenticated, install_problem_handlers
-from vanity_common.testing import TokenMinter
+from vanity_testkit import TokenMinter
 
 
 def _b64(data: bytes | dict) -> str:

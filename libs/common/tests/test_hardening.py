@@ -24,8 +24,8 @@ from vanity_common.auth import (
 )
 from vanity_common.errors import Unauthenticated
 from vanity_common.settings import ServiceSettings
-from vanity_common.testing import TokenMinter
 from vanity_common.types import MAX_DB_INT, DbInt, NonNegativeDbIntQuery, SafeText
+from vanity_testkit import TokenMinter
 
 
 class DemoSettings(ServiceSettings):

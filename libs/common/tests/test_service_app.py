@@ -10,7 +10,7 @@ from sqlalchemy.engine import make_url
 from vanity_common.app import ServiceParts, build_service_app, service_container
 from vanity_common.errors import Conflict
 from vanity_common.settings import ServiceSettings
-from vanity_common.testing import TcpProxy
+from vanity_testkit import TcpProxy
 
 
 class DemoSettings(ServiceSettings):

@@ -144,7 +144,7 @@ def mariadb_database(server_url: str):
 
 @contextlib.contextmanager
 def running_cart(database_url: str | None, workdir: Path):
-    from vanity_common.testing import TokenMinter
+    from vanity_testkit import TokenMinter
 
     minter = TokenMinter(workdir / "keys")
     deps_port, http_port = free_port(), free_port()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import grpc
 import httpx
@@ -18,23 +17,9 @@ from vanity.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from vanity_cart.app import create_app
 from vanity_cart.settings import CartSettings
 from vanity_common.migrations import migrate
-from vanity_common.testing import TcpProxy
+from vanity_testkit import FakeClock, TcpProxy
 
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 LOW_STOCK = 3
-
-
-class FakeClock:
-    """Injected `now()`: tests move time instead of sleeping."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta) -> None:
-        self.now += timedelta(**delta)
 
 
 @dataclass
@@ -142,11 +127,6 @@ async def dependencies() -> AsyncIterator[Dependencies]:
         await catalog.cut()
         await inventory.cut()
         await server.stop(None)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 def cart_settings(url: str, tmp_path, token_minter, deps: Dependencies, **overrides):

@@ -17,8 +17,9 @@ from vanity_cart import domain
 from vanity_cart.domain import Cart, CartLine, Limits, StockState
 from vanity_cart.service import Shopper
 from vanity_common.errors import ServiceError
+from vanity_testkit import FakeClock
 
-from .conftest import FakeClock, Shop, make_container
+from .conftest import Shop, make_container
 
 LIMITS = Limits(max_lines=3, max_quantity_per_line=5)
 SKUS = ["A", "B", "C", "D"]

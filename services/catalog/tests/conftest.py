@@ -17,7 +17,7 @@ from vanity_catalog.app import create_app
 from vanity_catalog.seed import load_catalog
 from vanity_catalog.settings import CatalogSettings
 from vanity_common.migrations import migrate
-from vanity_common.testing import TokenMinter
+from vanity_testkit import TokenMinter
 
 REDIS_TEST_URL = os.environ.get("VANITY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 

@@ -26,21 +26,15 @@ import sys
 import tempfile
 import time
 import uuid
-from contextlib import AsyncExitStack, contextmanager
+from contextlib import AsyncExitStack
 from pathlib import Path
-from types import SimpleNamespace
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "services" / "checkout" / "tests"))
 
-ADDRESS = {
-    "full_name": "Bench Shopper",
-    "line1": "1 Main St",
-    "city": "Paris",
-    "postal_code": "75001",
-    "country": "FR",
-}
+from saga_fakes import ADDRESS_JSON  # noqa: E402  (services/checkout/tests)
+
 SKUS = [f"BENCH-{n}" for n in range(8)]
 
 
@@ -49,7 +43,60 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def report(mode: str, concurrency: int, latencies: list[float], statuses: list[str], wall: float):
+def _cpu_seconds(process) -> float:
+    import psutil
+
+    try:
+        times = process.cpu_times()
+    except psutil.NoSuchProcess:
+        return 0.0
+    return times.user + times.system
+
+
+class CpuMeter:
+    """CPU time spent by the shop's processes (this one, or the suite's tree) and by MariaDB
+    while a level runs: the cost of a saga, which a busy machine stretches in wall time but does
+    not change much in CPU time."""
+
+    def __init__(self, root_pid: int) -> None:
+        import psutil
+
+        self.root = psutil.Process(root_pid)
+        self.db = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "mariadbd"]
+
+    @staticmethod
+    def _name(process) -> str:
+        """The shop's name for a process: vanity_<service> / vanity_gateway / celery / ..."""
+        try:
+            words = process.cmdline()
+        except Exception:
+            return "?"
+        for word in words:
+            if word.endswith("bench_checkout.py"):
+                return "in-process shop"
+            if word.startswith("vanity_") or word in ("celery", "honcho"):
+                return word.removeprefix("vanity_")
+        return Path(words[-1]).stem if words else "?"
+
+    def read(self) -> dict[str, float]:
+        seconds: dict[str, float] = {"MariaDB": sum(map(_cpu_seconds, self.db))}
+        for process in [self.root, *self.root.children(recursive=True)]:
+            name = self._name(process)
+            seconds[name] = seconds.get(name, 0.0) + _cpu_seconds(process)
+        return seconds
+
+
+CPU: CpuMeter | None = None
+
+
+def report(
+    mode: str,
+    concurrency: int,
+    latencies: list[float],
+    statuses: list[str],
+    wall: float,
+    cpu: dict[str, float] | None = None,
+):
     confirmed = statuses.count("confirmed")
     others = {s: statuses.count(s) for s in set(statuses) if s != "confirmed"}
     ms = [x * 1000 for x in latencies]
@@ -60,9 +107,23 @@ def report(mode: str, concurrency: int, latencies: list[float], statuses: list[s
         + (f"  other answers: {others}" if others else ""),
         flush=True,
     )
+    if cpu and confirmed:
+        # CPU per confirmed saga; the machine's cores divided by the total bound the rate.
+        per_saga = {name: s * 1000 / confirmed for name, s in cpu.items() if s > 0}
+        total = sum(per_saga.values())
+        parts = ", ".join(
+            f"{n} {ms:.1f}" for n, ms in sorted(per_saga.items(), key=lambda x: -x[1])
+        )
+        # A process uses one core at most (one event loop), the machine all of its cores.
+        bound = min(os.cpu_count() * 1000 / total, 1000 / max(per_saga.values()))
+        print(
+            f"          CPU per saga {total:.1f} ms ({parts}): "
+            f"at most {bound:.0f} sagas/s on {os.cpu_count()} cores",
+            flush=True,
+        )
 
 
-async def drive(post, orders: int, concurrency: int) -> tuple[list[float], list[str], float]:
+async def drive(post, orders: int, concurrency: int):
     """`post(n)` places order n and answers its status; `concurrency` run at once."""
     queue = iter(range(orders))
     latencies: list[float] = []
@@ -76,108 +137,49 @@ async def drive(post, orders: int, concurrency: int) -> tuple[list[float], list[
             statuses.append(status)
 
     started = time.perf_counter()
+    cpu_before = CPU.read() if CPU else {}
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies, statuses, time.perf_counter() - started
-
-
-@contextmanager
-def mariadb_databases(names: list[str]):
-    from vanity_common.testing import _mariadb_server, _pymysql_connect
-
-    created = {n: f"vb_{n[:4]}_{uuid.uuid4().hex[:10]}" for n in names}
-    conn = _pymysql_connect()
-    try:
-        with conn.cursor() as cur:
-            for db in created.values():
-                cur.execute(f"CREATE DATABASE `{db}` CHARACTER SET utf8mb4")
-        yield {n: f"{_mariadb_server()}/{db}" for n, db in created.items()}
-    finally:
-        with conn.cursor() as cur:
-            for db in created.values():
-                cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
-        conn.close()
+    cpu_after = CPU.read() if CPU else {}
+    cpu = {name: cpu_after[name] - cpu_before.get(name, 0.0) for name in cpu_after}
+    return latencies, statuses, time.perf_counter() - started, cpu
 
 
 # ------------------------------------------------------------------------------ in-process
 
 
 async def inprocess(orders: int, levels: list[int]) -> None:
-    import httpx
-    from asgi_lifespan import LifespanManager
+    global CPU
+    CPU = CpuMeter(os.getpid())
+    from real_services import start_real_services
     from saga_fakes import FakeCart, FakeCatalog, FakeIdentity
-    from vanity_checkout.app import create_app as checkout_app
-    from vanity_checkout.ports import CheckoutPorts
-    from vanity_checkout.settings import CheckoutSettings
-    from vanity_common.grpc_client import ChannelPool
-    from vanity_common.migrations import migrate
-    from vanity_common.testing import TokenMinter
-    from vanity_inventory.app import create_app as inventory_app
-    from vanity_inventory.settings import InventorySettings
-    from vanity_payments.app import create_app as payments_app
-    from vanity_payments.settings import PaymentsSettings
-
-    class _Discard:
-        async def deliver(self, message) -> None:
-            return None
-
-    async def _none(*_a, **_k):
-        return None
+    from vanity_testkit import TokenMinter, scratch_databases
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        mariadb_databases(["inventory", "payments", "checkout"]) as urls,
+        scratch_databases(["inventory", "payments", "checkout"], prefix="vb") as urls,
     ):
-        tmp_path = Path(tmp)
-        minter = TokenMinter(tmp_path / "keys")
-        for service, url in urls.items():
-            await migrate(f"vanity_{service}", url)
-        common = {
-            "keys_dir": minter.keys_dir,
-            "grpc_port": 0,
-            "data_dir": tmp_path,
-            "ended_sessions_refresh_seconds": 0,
-            "access_log": False,
-            "log_level": "WARNING",
-            "db_pool_size": 30,
+        minter = TokenMinter(Path(tmp) / "keys")
+        cart = FakeCart()
+        fakes = {
+            "catalog": FakeCatalog(dict.fromkeys(SKUS, 1299)),
+            "identity": FakeIdentity(),
+            "cart": cart,
         }
         async with AsyncExitStack() as stack:
-            inventory = inventory_app(InventorySettings(database_url=urls["inventory"], **common))
-            payments = payments_app(
-                PaymentsSettings(database_url=urls["payments"], env="test", **common),
-                checkout=SimpleNamespace(order=_none, report_payment_outcome=_none),
-                run_relay=False,
+            services = await start_real_services(
+                stack,
+                urls,
+                keys_dir=minter.keys_dir,
+                data_dir=Path(tmp),
+                fakes=fakes,
+                pool_size=30,
+                response_deadline_seconds=30,
             )
-            for app in (inventory, payments):
-                await stack.enter_async_context(LifespanManager(app))
             for sku in SKUS:
-                await inventory.state.container.inventory.set_stock(
+                await services.inventory.state.container.inventory.set_stock(
                     sku, 1_000_000, "bench", actor="bench"
                 )
-            settings = CheckoutSettings(
-                database_url=urls["checkout"],
-                inventory_grpc_target=f"127.0.0.1:{inventory.state.grpc_port}",
-                payments_grpc_target=f"127.0.0.1:{payments.state.grpc_port}",
-                response_deadline_seconds=30,
-                **common,
-            )
-            channels = ChannelPool.from_settings(settings)
-            stack.push_async_callback(channels.close)
-            real = CheckoutPorts.over_grpc(channels, settings)
-            cart = FakeCart()
-            ports = SimpleNamespace(
-                inventory=real.inventory,
-                payments=real.payments,
-                catalog=FakeCatalog(dict.fromkeys(SKUS, 1299)),
-                identity=FakeIdentity(),
-                cart=cart,
-            )
-            app = checkout_app(settings, ports=ports, task_sender=_Discard())
-            await stack.enter_async_context(LifespanManager(app))
-            client = await stack.enter_async_context(
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app), base_url="http://checkout", timeout=60
-                )
-            )
+            client = services.client
             for level in levels:
                 run = uuid.uuid4().hex[:6]
                 headers = {}
@@ -189,7 +191,7 @@ async def inprocess(orders: int, levels: list[int]) -> None:
                 async def post(n: int, headers=headers, run=run) -> str:
                     response = await client.post(
                         "/api/v1/checkout",
-                        json={"payment_method": "pm_card_visa", "shipping_address": ADDRESS},
+                        json={"payment_method": "pm_card_visa", "shipping_address": ADDRESS_JSON},
                         headers={**headers[n], "Idempotency-Key": f"{run}-{n}"},
                     )
                     return response.json().get("status", str(response.status_code))
@@ -203,12 +205,14 @@ async def inprocess(orders: int, levels: list[int]) -> None:
 
 def gateway(orders: int, levels: list[int]) -> None:
     """The suite starts (and migrates, seeds) outside any event loop: it runs its own."""
+    from vanity_testkit import scratch_databases
+
     from tools.suite import Layout, Suite
 
     with (
         tempfile.TemporaryDirectory() as tmp,
-        mariadb_databases(
-            ["identity", "catalog", "inventory", "cart", "checkout", "payments"]
+        scratch_databases(
+            ["identity", "catalog", "inventory", "cart", "checkout", "payments"], prefix="vb"
         ) as urls,
     ):
         for service, url in urls.items():
@@ -217,6 +221,8 @@ def gateway(orders: int, levels: list[int]) -> None:
         suite = Suite(layout).start()
         try:
             suite.wait_ready(timeout=180)
+            global CPU
+            CPU = CpuMeter(suite.process.pid)
             asyncio.run(_through_gateway(layout, orders, levels))
         finally:
             suite.stop()
@@ -248,7 +254,7 @@ async def _through_gateway(layout, orders: int, levels: list[int]) -> None:
             client, auth = batch[n]
             response = await client.post(
                 "/api/v1/checkout",
-                json={"payment_method": "pm_card_visa", "shipping_address": ADDRESS},
+                json={"payment_method": "pm_card_visa", "shipping_address": ADDRESS_JSON},
                 headers={**auth, "Idempotency-Key": uuid.uuid4().hex},
             )
             return response.json().get("status", str(response.status_code))

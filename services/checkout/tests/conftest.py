@@ -10,8 +10,9 @@ from vanity_checkout.domain import ShippingAddress
 from vanity_checkout.saga import CheckoutSaga, PlaceOrder, SagaSettings
 from vanity_common.db import Database
 from vanity_common.migrations import migrate
+from vanity_testkit import FakeClock
 
-from .saga_fakes import VISA, FakeClock, FakeShop
+from .saga_fakes import VISA, FakeShop
 
 STOCK = {"LIP-1": 10, "EYE-2": 5, "LAST-1": 1}
 PRICES = {"LIP-1": 1299, "EYE-2": 2450, "LAST-1": 999}
@@ -30,11 +31,6 @@ def place(user_id: str = "alice", key: str = "key-1", method: str = VISA, **kw) 
     if "shipping_address_id" not in kw:
         kw.setdefault("shipping_address", ADDRESS)
     return PlaceOrder(user_id=user_id, idempotency_key=key, payment_method=method, **kw)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

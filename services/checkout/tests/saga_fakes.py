@@ -19,7 +19,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import grpc
 from vanity_checkout.ports import (
@@ -42,23 +42,11 @@ from vanity_checkout.ports import (
     Variants,
 )
 from vanity_common.grpc_client import DependencyUnavailable, RemoteFailure
-
-T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+from vanity_testkit import FakeClock
 
 
 class Crash(BaseException):
     """The checkout process dies here (not an Exception: nothing in checkout catches it)."""
-
-
-class FakeClock:
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def _failure(service: str, method: str, code: grpc.StatusCode, reason: str | None, details=""):
@@ -336,7 +324,13 @@ class FakeIdentity(_Faulty):
 
     def add_address(self, user_id: str, address_id: str) -> None:
         self.addresses[(user_id, address_id)] = Address(
-            address_id, user_id, "Ada Lovelace", "1 Main St", "", "Paris", "", "75001", "FR", ""
+            full_name="Ada Lovelace",
+            line1="1 Main St",
+            city="Paris",
+            postal_code="75001",
+            country="FR",
+            address_id=address_id,
+            user_id=user_id,
         )
 
     async def user(self, user_id: str):
@@ -415,6 +409,16 @@ class FakeCart(_Faulty):
             return self._view(user_id)
 
         return await self._call("clear", checkout_id, effect)
+
+
+# A shipping address as clients send it (POST /api/v1/checkout).
+ADDRESS_JSON = {
+    "full_name": "Ada Lovelace",
+    "line1": "1 Main St",
+    "city": "Paris",
+    "postal_code": "75001",
+    "country": "FR",
+}
 
 
 # ------------------------------------------------------------------------------ payments

@@ -20,18 +20,12 @@ from vanity_checkout.ports import PaymentStatus
 from vanity_checkout.saga import ORDER_EMAIL_TASK
 from vanity_checkout.settings import CheckoutSettings
 from vanity_common.migrations import migrate
+from vanity_testkit import FakeClock
 
-from .saga_fakes import DECLINED, THREE_D_SECURE, VISA, FakeClock, FakeShop
+from .saga_fakes import ADDRESS_JSON, DECLINED, THREE_D_SECURE, VISA, FakeShop
 
 STOCK = {"LIP-1": 10, "EYE-2": 5}
 PRICES = {"LIP-1": 1299, "EYE-2": 2450}
-ADDRESS = {
-    "full_name": "Ada Lovelace",
-    "line1": "1 Main St",
-    "city": "Paris",
-    "postal_code": "75001",
-    "country": "FR",
-}
 
 
 class RecordingSender:
@@ -62,7 +56,7 @@ class Rig:
     async def checkout(self, key: str, *, user="alice", method=VISA, **body):
         payload = {"payment_method": method, **body}
         if "shipping_address_id" not in body:
-            payload.setdefault("shipping_address", ADDRESS)
+            payload.setdefault("shipping_address", ADDRESS_JSON)
         headers = {**self.user(user), "Idempotency-Key": key}
         return await self.client.post("/api/v1/checkout", json=payload, headers=headers)
 
@@ -160,18 +154,21 @@ async def test_a_saga_slower_than_the_deadline_answers_202_pending(
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"shipping_address": ADDRESS}, "payment_method"),
+        ({"shipping_address": ADDRESS_JSON}, "payment_method"),
         ({"payment_method": VISA}, "shipping_address_id"),
         (
-            {"payment_method": VISA, "shipping_address": ADDRESS, "shipping_address_id": "a1"},
+            {"payment_method": VISA, "shipping_address": ADDRESS_JSON, "shipping_address_id": "a1"},
             "shipping_address_id",
         ),
-        ({"payment_method": VISA, "shipping_address": {**ADDRESS, "country": "France"}}, "country"),
-        ({"payment_method": VISA, "shipping_address": {**ADDRESS, "city": ""}}, "city"),
-        ({"payment_method": "", "shipping_address": ADDRESS}, "payment_method"),
-        ({"payment_method": VISA, "shipping_address": ADDRESS, "price": 1}, "price"),
         (
-            {"payment_method": VISA, "shipping_address": ADDRESS, "expected_total_minor": -1},
+            {"payment_method": VISA, "shipping_address": {**ADDRESS_JSON, "country": "France"}},
+            "country",
+        ),
+        ({"payment_method": VISA, "shipping_address": {**ADDRESS_JSON, "city": ""}}, "city"),
+        ({"payment_method": "", "shipping_address": ADDRESS_JSON}, "payment_method"),
+        ({"payment_method": VISA, "shipping_address": ADDRESS_JSON, "price": 1}, "price"),
+        (
+            {"payment_method": VISA, "shipping_address": ADDRESS_JSON, "expected_total_minor": -1},
             "expected_total_minor",
         ),
     ],
@@ -190,14 +187,14 @@ async def test_bad_checkout_input_is_a_422_naming_the_field_and_writes_nothing(r
 async def test_checkout_without_a_key_or_a_token_is_refused(rig):
     no_key = await rig.client.post(
         "/api/v1/checkout",
-        json={"payment_method": VISA, "shipping_address": ADDRESS},
+        json={"payment_method": VISA, "shipping_address": ADDRESS_JSON},
         headers=rig.user(),
     )
     assert no_key.status_code == 400
     assert no_key.json()["reason"] == "IDEMPOTENCY_KEY_REQUIRED"
     anonymous = await rig.client.post(
         "/api/v1/checkout",
-        json={"payment_method": VISA, "shipping_address": ADDRESS},
+        json={"payment_method": VISA, "shipping_address": ADDRESS_JSON},
         headers={"Idempotency-Key": "k-anon"},
     )
     assert anonymous.status_code == 401

@@ -10,54 +10,19 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from contextlib import AsyncExitStack
-from types import SimpleNamespace
 
-import httpx
 import pytest
-from asgi_lifespan import LifespanManager
 from sqlalchemy import func, select
-from vanity_checkout.app import create_app as checkout_app
-from vanity_checkout.ports import CheckoutPorts
-from vanity_checkout.settings import CheckoutSettings
 from vanity_checkout.tables import orders as orders_table
-from vanity_common.grpc_client import ChannelPool
-from vanity_common.migrations import migrate
-from vanity_common.testing import _mariadb_server, _pymysql_connect, require_mariadb
+from vanity_testkit import require_mariadb, scratch_databases
 
-from .saga_fakes import VISA, FakeCart, FakeCatalog, FakeIdentity
+from .real_services import start_real_services
+from .saga_fakes import ADDRESS_JSON, VISA, FakeCart, FakeCatalog, FakeIdentity
 
 pytestmark = pytest.mark.mariadb
 
 PRICES = {"LAST-1": 999, "LIP-1": 1299}
-ADDRESS = {
-    "full_name": "Ada Lovelace",
-    "line1": "1 Main St",
-    "city": "Paris",
-    "postal_code": "75001",
-    "country": "FR",
-}
-
-
-@pytest.fixture
-def databases():
-    """Three throwaway MariaDB databases: inventory, payments, checkout."""
-    require_mariadb()
-    names = {
-        s: f"vt_{s[:4]}_{uuid.uuid4().hex[:12]}" for s in ("inventory", "payments", "checkout")
-    }
-    conn = _pymysql_connect()
-    try:
-        with conn.cursor() as cur:
-            for name in names.values():
-                cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
-        yield {s: f"{_mariadb_server()}/{n}" for s, n in names.items()}
-    finally:
-        with conn.cursor() as cur:
-            for name in names.values():
-                cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-        conn.close()
 
 
 class Shop:
@@ -65,75 +30,27 @@ class Shop:
 
 
 @pytest.fixture
-async def shop(databases, tmp_path, token_minter):
-    from vanity_inventory.app import create_app as inventory_app
-    from vanity_inventory.settings import InventorySettings
-    from vanity_payments.app import create_app as payments_app
-    from vanity_payments.settings import PaymentsSettings
-
-    for service, url in databases.items():
-        await migrate(f"vanity_{service}", url)
-    common = {
-        "keys_dir": token_minter.keys_dir,
-        "grpc_port": 0,
-        "data_dir": tmp_path,
-        "ended_sessions_refresh_seconds": 0,
-        "access_log": False,
-        "log_level": "WARNING",
-    }
-    async with AsyncExitStack() as stack:
-        inventory = inventory_app(
-            InventorySettings(database_url=databases["inventory"], db_pool_size=20, **common)
-        )
-        payments = payments_app(
-            PaymentsSettings(
-                database_url=databases["payments"], env="test", db_pool_size=20, **common
-            ),
-            checkout=SimpleNamespace(order=_none, report_payment_outcome=_none),
-            run_relay=False,
-        )
-        for app in (inventory, payments):
-            await stack.enter_async_context(LifespanManager(app))
-        settings = CheckoutSettings(
-            database_url=databases["checkout"],
-            inventory_grpc_target=f"127.0.0.1:{inventory.state.grpc_port}",
-            payments_grpc_target=f"127.0.0.1:{payments.state.grpc_port}",
-            db_pool_size=20,
-            **common,
-        )
-        channels = ChannelPool.from_settings(settings)
-        stack.push_async_callback(channels.close)
-        real = CheckoutPorts.over_grpc(channels, settings)
-        cart = FakeCart()
-        ports = SimpleNamespace(
-            inventory=real.inventory,
-            payments=real.payments,
-            catalog=FakeCatalog(PRICES),
-            identity=FakeIdentity(),
-            cart=cart,
-        )
-        checkout = checkout_app(settings, ports=ports, task_sender=_Discard())
-        await stack.enter_async_context(LifespanManager(checkout))
-        client = await stack.enter_async_context(
-            httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=checkout), base_url="http://checkout", timeout=60
+async def shop(tmp_path, token_minter):
+    """Checkout over the real inventory and payments, each on a throwaway MariaDB database."""
+    require_mariadb()
+    cart = FakeCart()
+    fakes = {"catalog": FakeCatalog(PRICES), "identity": FakeIdentity(), "cart": cart}
+    with scratch_databases(["inventory", "payments", "checkout"]) as urls:
+        async with AsyncExitStack() as stack:
+            services = await start_real_services(
+                stack,
+                urls,
+                keys_dir=token_minter.keys_dir,
+                data_dir=tmp_path,
+                fakes=fakes,
+                pool_size=20,
             )
-        )
-        s = Shop()
-        s.inventory = inventory.state.container.inventory
-        s.payments = payments.state.container.payments
-        s.checkout = checkout.state.container
-        s.client, s.cart, s.minter = client, cart, token_minter
-        yield s
-
-
-async def _none(*_args, **_kwargs):
-    return None
-
-
-class _Discard:
-    async def deliver(self, message) -> None:
-        return None
+            s = Shop()
+            s.inventory = services.inventory.state.container.inventory
+            s.payments = services.payments.state.container.payments
+            s.checkout = services.checkout.state.container
+            s.client, s.cart, s.minter = services.client, cart, token_minter
+            yield s
 
 
 async def _post(shop, user: str, key: str):
@@ -143,7 +60,7 @@ async def _post(shop, user: str, key: str):
     }
     return await shop.client.post(
         "/api/v1/checkout",
-        json={"payment_method": VISA, "shipping_address": ADDRESS},
+        json={"payment_method": VISA, "shipping_address": ADDRESS_JSON},
         headers=headers,
     )
 

@@ -98,7 +98,7 @@ async def test_no_token_is_401(client):
 
 
 async def test_forged_and_expired_tokens_are_401(client, token_minter, tmp_path):
-    from vanity_common.testing import TokenMinter
+    from vanity_testkit import TokenMinter
 
     stranger = TokenMinter(tmp_path / "other-keys")  # a key the service does not trust
     forged = token_minter.headers(stranger.token("alice"))

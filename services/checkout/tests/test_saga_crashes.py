@@ -24,9 +24,10 @@ from vanity_checkout.ports import PaymentStatus
 from vanity_checkout.saga import CheckoutSaga
 from vanity_checkout.tables import orders as orders_table
 from vanity_common.migrations import migrate
+from vanity_testkit import FakeClock
 
 from .conftest import PRICES, open_checkout, place, settle
-from .saga_fakes import DECLINED, THREE_D_SECURE, VISA, Crash, FakeClock, FakeShop
+from .saga_fakes import DECLINED, THREE_D_SECURE, VISA, Crash, FakeShop
 from .test_saga import assert_compensated, assert_confirmed
 
 LINES = {"LIP-1": 2, "EYE-2": 1}

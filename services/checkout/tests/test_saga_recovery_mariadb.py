@@ -10,9 +10,10 @@ import pytest
 from vanity_checkout import repository
 from vanity_checkout.domain import OrderStatus
 from vanity_common.migrations import migrate
+from vanity_testkit import FakeClock
 
 from .conftest import PRICES, active_sagas, open_checkout, place
-from .saga_fakes import THREE_D_SECURE, Crash, FakeClock, FakeShop
+from .saga_fakes import THREE_D_SECURE, Crash, FakeShop
 from .test_saga import assert_confirmed
 from .test_saga_crashes import BIG_STOCK, HAPPY_CALLS, LINES
 

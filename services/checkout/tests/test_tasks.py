@@ -7,8 +7,9 @@ import asyncio
 from datetime import UTC, datetime
 
 from vanity_common.migrations import migrate
+from vanity_testkit import FakeClock
 
-from .saga_fakes import FakeClock, FakeShop
+from .saga_fakes import FakeShop
 
 
 def test_beat_and_tasks_and_the_email_task_sends_once(tmp_path, monkeypatch):

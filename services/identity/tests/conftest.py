@@ -11,9 +11,9 @@ import httpx
 import pytest
 from asgi_lifespan import LifespanManager
 from vanity_common.migrations import migrate
-from vanity_common.testing import TokenMinter
 from vanity_identity.app import create_app
 from vanity_identity.settings import IdentitySettings
+from vanity_testkit import TokenMinter
 
 PASSWORD = "correct horse battery staple"
 

@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
-import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -20,7 +17,9 @@ from vanity_common.outbox import outbox_table, processed_table, utcnow
 from vanity_common.tasks import CelerySender
 from vanity_identity.app import create_app
 
+from . import worker_process
 from .conftest import PASSWORD
+from .worker_process import stop_worker
 
 RESET_TASK = "identity.send_password_reset_email"
 
@@ -61,38 +60,13 @@ async def outbox_rows(db) -> list:
 
 
 def start_worker(settings) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "IDENTITY_ENV": "test",
-        "IDENTITY_DATABASE_URL": settings.database_url,
-        "IDENTITY_DATA_DIR": str(settings.data_dir),
-        "IDENTITY_KEYS_DIR": str(settings.keys_dir),
-        "IDENTITY_ARGON2_TIME_COST": "1",
-        "IDENTITY_ARGON2_MEMORY_COST_KIB": "8192",
-        "IDENTITY_ARGON2_PARALLELISM": "1",
-        "IDENTITY_LOG_JSON": "false",
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "vanity_identity.worker",
-            "worker",
-            "-Q",
-            "identity",
-            "--pool",
-            "solo",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "WARNING",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    """A solo-pool worker, with the cheapest password hashing."""
+    return worker_process.start_worker(
+        settings,
+        ["solo"],
+        IDENTITY_ARGON2_TIME_COST="1",
+        IDENTITY_ARGON2_MEMORY_COST_KIB="8192",
+        IDENTITY_ARGON2_PARALLELISM="1",
     )
 
 
@@ -104,16 +78,6 @@ async def wait_for_mail(data_dir: Path, worker: subprocess.Popen, timeout: float
         assert asyncio.get_running_loop().time() < deadline, "no e-mail from the worker"
         await asyncio.sleep(0.2)
     return mails(data_dir)
-
-
-def stop_worker(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
 
 
 async def test_the_reset_email_waits_for_a_worker_that_is_down(running):

@@ -4,10 +4,8 @@ pool processes, where tasks run, reach the main process's endpoint (multiprocess
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import subprocess
-import sys
 
 import httpx
 from sqlalchemy import select
@@ -16,7 +14,7 @@ from vanity_common.migrations import migrate
 from vanity_common.outbox import outbox_table
 from vanity_common.tasks import CelerySender
 
-from .test_reset_outbox import stop_worker
+from .worker_process import start_worker, stop_worker
 
 RESET_TASK = "identity.send_password_reset_email"
 
@@ -28,40 +26,12 @@ def free_port() -> int:
 
 
 def start_prefork_worker(settings, metrics_port: int, multiproc_dir) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "IDENTITY_ENV": "test",
-        "IDENTITY_DATABASE_URL": settings.database_url,
-        "IDENTITY_DATA_DIR": str(settings.data_dir),
-        "IDENTITY_KEYS_DIR": str(settings.keys_dir),
-        "IDENTITY_LOG_JSON": "false",
-        "IDENTITY_HTTP_HOST": "127.0.0.1",
-        "IDENTITY_WORKER_METRICS_PORT": str(metrics_port),
-        "PROMETHEUS_MULTIPROC_DIR": str(multiproc_dir),
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "vanity_identity.worker",
-            "worker",
-            "-Q",
-            "identity",
-            "--pool",
-            "prefork",
-            "--concurrency",
-            "1",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-            "--loglevel",
-            "WARNING",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    return start_worker(
+        settings,
+        ["prefork", "--concurrency", "1"],
+        IDENTITY_HTTP_HOST="127.0.0.1",
+        IDENTITY_WORKER_METRICS_PORT=str(metrics_port),
+        PROMETHEUS_MULTIPROC_DIR=str(multiproc_dir),
     )
 
 

@@ -4,28 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 from vanity_common.db import Database
 from vanity_common.migrations import migrate
 from vanity_inventory.service import InventoryService
-
-T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
-
-
-class FakeClock:
-    """Injected `now()`: tests move time instead of sleeping."""
-
-    def __init__(self, start: datetime = T0) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -34,11 +18,6 @@ class Notifications:
 
     async def __call__(self, sku: str, available: int, threshold: int) -> None:
         self.sent.append((sku, available, threshold))
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

@@ -26,8 +26,9 @@ from vanity_common.migrations import migrate
 from vanity_inventory import domain
 from vanity_inventory.domain import ReservationStatus, effective_status
 from vanity_inventory.service import InventoryService
+from vanity_testkit import T0, FakeClock
 
-from .conftest import T0, FakeClock, assert_ledger_consistent
+from .conftest import assert_ledger_consistent
 from .inventory_model import InventoryModel
 
 SKUS = ["A", "B", "C"]

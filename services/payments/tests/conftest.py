@@ -9,9 +9,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from vanity_testkit import FakeClock
 
 STARTUP_TIMEOUT_S = 30.0
 
@@ -168,21 +170,6 @@ class Harness:
             return (await conn.execute(select(func.count()).select_from(table))).scalar_one()
 
 
-class SettableClock:
-    def __init__(self) -> None:
-        from datetime import UTC, datetime
-
-        self.now = datetime.now(UTC)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta) -> None:
-        from datetime import timedelta
-
-        self.now += timedelta(**delta)
-
-
 def harness_settings(database_url: str, tmp_path: Path, keys_dir: Path, **extra):
     from vanity_payments.settings import PaymentsSettings
 
@@ -218,7 +205,7 @@ async def harness_factory(tmp_path, token_minter):
             await migrate("vanity_payments", database_url)
             migrated.add(database_url)
         checkout = overrides.pop("checkout", None) or FakeCheckout()
-        clock = overrides.pop("clock", None) or SettableClock()
+        clock = overrides.pop("clock", None) or FakeClock(datetime.now(UTC))
         sender = AsgiWebhookSender()
         app = create_app(
             harness_settings(database_url, tmp_path, token_minter.keys_dir),

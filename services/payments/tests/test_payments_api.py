@@ -7,22 +7,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from vanity_payments.service import ChargeCommand
 from vanity_payments.tables import mock_refunds, payment_refunds
 
+from .builders import charge_command
+
 ADMIN = "/api/v1/admin/payments"
-
-
-def charge(key: str, order_id: str, **kw) -> ChargeCommand:
-    return ChargeCommand(
-        idempotency_key=key,
-        order_id=order_id,
-        user_id="user-1",
-        amount_minor=5_000,
-        currency="EUR",
-        payment_method=kw.pop("method", "pm_card_visa"),
-        **kw,
-    )
 
 
 @pytest.fixture
@@ -31,7 +20,7 @@ def admin(token_minter):
 
 
 async def test_admin_routes_refuse_customers_and_anonymous_callers(harness, token_minter):
-    payment = await harness.payments.charge(charge("k1", "order-1", capture=True))
+    payment = await harness.payments.charge(charge_command("k1", "order-1", capture=True))
     customer = token_minter.headers(token_minter.token("alice"))
     other_admin = token_minter.headers(token_minter.admin(perms=("catalog",)))
     routes = [
@@ -58,7 +47,9 @@ async def test_list_filters_and_cursor_pages(harness, admin):
     for i in range(5):
         harness.clock.advance(minutes=1)
         capture = i % 2 == 0
-        made.append(await harness.payments.charge(charge(f"k{i}", f"order-{i}", capture=capture)))
+        made.append(
+            await harness.payments.charge(charge_command(f"k{i}", f"order-{i}", capture=capture))
+        )
     newest_first = [p.id for p in reversed(made)]
 
     seen, cursor = [], None
@@ -84,7 +75,7 @@ async def test_list_filters_and_cursor_pages(harness, admin):
 
 
 async def test_detail_shows_the_event_ledger(harness, admin):
-    payment = await harness.payments.charge(charge("k1", "order-1"))
+    payment = await harness.payments.charge(charge_command("k1", "order-1"))
     await harness.payments.capture(payment.id)
     response = await harness.http.get(f"{ADMIN}/{payment.id}", headers=admin)
     assert response.status_code == 200
@@ -102,7 +93,7 @@ async def test_detail_shows_the_event_ledger(harness, admin):
 
 
 async def test_refund_partial_replayed_and_over_the_remainder_refused(harness, admin):
-    payment = await harness.payments.charge(charge("k1", "order-1", capture=True))
+    payment = await harness.payments.charge(charge_command("k1", "order-1", capture=True))
     url = f"{ADMIN}/{payment.id}/refunds"
     first = await harness.http.post(
         url,
@@ -139,7 +130,7 @@ async def test_refund_partial_replayed_and_over_the_remainder_refused(harness, a
 
 
 async def test_refund_of_an_uncaptured_payment_is_refused(harness, admin):
-    payment = await harness.payments.charge(charge("k1", "order-1"))
+    payment = await harness.payments.charge(charge_command("k1", "order-1"))
     response = await harness.http.post(
         f"{ADMIN}/{payment.id}/refunds", json={}, headers={**admin, "Idempotency-Key": "r1"}
     )
@@ -165,7 +156,7 @@ async def test_refund_of_an_uncaptured_payment_is_refused(harness, admin):
 async def test_bad_refund_requests_name_the_field_and_refund_nothing(
     harness, admin, body, headers, status, field
 ):
-    payment = await harness.payments.charge(charge("k1", "order-1", capture=True))
+    payment = await harness.payments.charge(charge_command("k1", "order-1", capture=True))
     response = await harness.http.post(
         f"{ADMIN}/{payment.id}/refunds", json=body, headers={**admin, **headers}
     )

@@ -8,8 +8,6 @@ and full refunds; a decline; 3-D Secure completed and failed; missing intents vs
 
 from __future__ import annotations
 
-import itertools
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -31,10 +29,11 @@ from vanity_payments.providers import (
 from vanity_payments.providers.mock import MockProvider
 from vanity_payments.providers.stripe import StripeProvider
 
+from .builders import intent_request
+
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
 API_KEY = "sk_test_contract"
-_ids = itertools.count(1)
 
 
 @dataclass
@@ -109,29 +108,12 @@ async def harness(request) -> AsyncIterator[Harness]:
             yield h
 
 
-def charge(
-    payment_method: str = "pm_card_visa",
-    *,
-    amount: int = 3_000,
-    capture: CaptureMethod = CaptureMethod.MANUAL,
-) -> IntentRequest:
-    n = next(_ids)
-    return IntentRequest(
-        payment_id=f"pay-{n}-{time.monotonic_ns()}",
-        order_id=f"order-{n}",
-        amount_minor=amount,
-        currency="EUR",
-        payment_method=payment_method,
-        capture_method=capture,
-    )
-
-
 def key(req: IntentRequest, step: ProviderStep, extra: str = "") -> str:
     return domain.provider_idempotency_key(step, req.payment_id, extra)
 
 
 async def test_authorize_with_manual_capture_then_capture(harness):
-    provider, req = harness.provider, charge()
+    provider, req = harness.provider, intent_request()
     authorized = await provider.create_intent(req, idempotency_key=key(req, ProviderStep.AUTHORIZE))
     assert authorized.status is IntentStatus.REQUIRES_CAPTURE
     assert authorized.capture_method is CaptureMethod.MANUAL
@@ -153,7 +135,7 @@ async def test_authorize_with_manual_capture_then_capture(harness):
 
 
 async def test_authorize_then_void(harness):
-    provider, req = harness.provider, charge()
+    provider, req = harness.provider, intent_request()
     authorized = await provider.create_intent(req, idempotency_key=key(req, ProviderStep.AUTHORIZE))
     voided = await provider.cancel_intent(
         authorized.id, idempotency_key=key(req, ProviderStep.VOID)
@@ -167,7 +149,7 @@ async def test_authorize_then_void(harness):
 
 
 async def test_automatic_capture_then_partial_and_full_refunds(harness):
-    provider, req = harness.provider, charge(amount=5_000, capture=CaptureMethod.AUTOMATIC)
+    provider, req = harness.provider, intent_request(amount=5_000, capture=CaptureMethod.AUTOMATIC)
     paid = await provider.create_intent(req, idempotency_key=key(req, ProviderStep.AUTHORIZE))
     assert paid.status is IntentStatus.SUCCEEDED
     assert paid.amount_received_minor == 5_000
@@ -191,7 +173,7 @@ async def test_automatic_capture_then_partial_and_full_refunds(harness):
 
 
 async def test_a_full_refund_without_an_amount(harness):
-    provider, req = harness.provider, charge(amount=4_200)
+    provider, req = harness.provider, intent_request(amount=4_200)
     intent = await provider.create_intent(req, idempotency_key=key(req, ProviderStep.AUTHORIZE))
     await provider.capture_intent(intent.id, idempotency_key=key(req, ProviderStep.CAPTURE))
     refund = await provider.refund_intent(intent.id, idempotency_key=key(req, ProviderStep.REFUND))
@@ -201,7 +183,7 @@ async def test_a_full_refund_without_an_amount(harness):
 
 
 async def test_a_declined_card_is_a_definite_decline(harness):
-    req = charge(harness.declining_method)
+    req = intent_request(harness.declining_method)
     with pytest.raises(PaymentDeclined) as declined:
         await harness.provider.create_intent(req, idempotency_key=key(req, ProviderStep.AUTHORIZE))
     assert declined.value.code == "card_declined"
@@ -211,7 +193,7 @@ async def test_a_declined_card_is_a_definite_decline(harness):
 
 @pytest.mark.parametrize("success", [True, False], ids=["completed", "failed"])
 async def test_three_d_secure(harness, success):
-    req = charge(await harness.three_d_secure_method())
+    req = intent_request(await harness.three_d_secure_method())
     pending = await harness.provider.create_intent(
         req, idempotency_key=key(req, ProviderStep.AUTHORIZE)
     )
@@ -233,7 +215,7 @@ async def test_three_d_secure(harness, success):
 async def test_missing_intents_and_bad_requests_are_told_apart(harness):
     with pytest.raises(IntentNotFound):
         await harness.provider.retrieve_intent("pi_doesnotexist")
-    req = charge(amount=0)
+    req = intent_request(amount=0)
     with pytest.raises(InvalidProviderRequest) as refused:
         await harness.provider.create_intent(req, idempotency_key=key(req, ProviderStep.AUTHORIZE))
     assert not isinstance(refused.value, IntentNotFound)

@@ -12,7 +12,7 @@ captures cancelled intents: Stripe's behaviour there is proved on the mock provi
 from __future__ import annotations
 
 import asyncio
-import time
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -31,6 +31,8 @@ from vanity_payments.providers import (
 from vanity_payments.providers.stripe import StripeProvider
 from vanity_payments.providers.webhooks import SIGNATURE_HEADER, verify_webhook
 
+from .builders import intent_request
+
 # stripe's HTTPXClient posts form bodies with httpx's deprecated `data=` bytes (not our code).
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
@@ -44,26 +46,6 @@ async def provider(localstripe) -> AsyncIterator[StripeProvider]:
     p = StripeProvider(API_KEY, api_base=localstripe, max_network_retries=1, timeout_s=10)
     yield p
     await p.aclose()
-
-
-_ids = iter(range(1, 1_000_000))
-
-
-def request(
-    payment_method: str = "pm_card_visa",
-    *,
-    amount: int = 3_000,
-    capture: CaptureMethod = CaptureMethod.MANUAL,
-) -> IntentRequest:
-    n = next(_ids)
-    return IntentRequest(
-        payment_id=f"pay-{n}-{time.monotonic_ns()}",
-        order_id=f"order-{n}",
-        amount_minor=amount,
-        currency="EUR",
-        payment_method=payment_method,
-        capture_method=capture,
-    )
 
 
 def key(req: IntentRequest, step: domain.ProviderStep, extra: str = "") -> str:
@@ -120,7 +102,7 @@ async def receiver(localstripe) -> AsyncIterator[WebhookReceiver]:
     await hook.start()
     async with httpx.AsyncClient(base_url=localstripe) as http:
         response = await http.post(
-            f"/_config/webhooks/payments-{next(_ids)}",
+            f"/_config/webhooks/payments-{uuid.uuid4().hex}",
             data={"url": hook.url, "secret": WEBHOOK_SECRET},
         )
         assert response.status_code == 200, response.text
@@ -129,7 +111,7 @@ async def receiver(localstripe) -> AsyncIterator[WebhookReceiver]:
 
 
 async def test_signed_webhooks_from_localstripe_are_verified_by_the_sdk(provider, receiver):
-    req = request()
+    req = intent_request()
     intent = await provider.create_intent(
         req, idempotency_key=key(req, domain.ProviderStep.AUTHORIZE)
     )
@@ -149,7 +131,7 @@ async def test_signed_webhooks_from_localstripe_are_verified_by_the_sdk(provider
 
 
 async def test_a_declined_payment_is_reported_by_webhook(provider, receiver):
-    req = request("pm_card_chargeCustomerFail", capture=CaptureMethod.AUTOMATIC)
+    req = intent_request("pm_card_chargeCustomerFail", capture=CaptureMethod.AUTOMATIC)
     with pytest.raises(PaymentDeclined):
         await provider.create_intent(req, idempotency_key=key(req, domain.ProviderStep.AUTHORIZE))
 
@@ -207,7 +189,7 @@ class FakeStripeApi:
 
 
 async def test_5xx_after_the_sdk_retries_is_an_unknown_outcome_retried_with_our_key():
-    req = request()
+    req = intent_request()
     idempotency_key = key(req, domain.ProviderStep.AUTHORIZE)
     error = {"error": {"type": "api_error", "message": "boom"}}
     async with FakeStripeApi(500, error) as api:
@@ -221,7 +203,7 @@ async def test_5xx_after_the_sdk_retries_is_an_unknown_outcome_retried_with_our_
 
 
 async def test_a_timeout_is_an_unknown_outcome():
-    req = request()
+    req = intent_request()
     async with FakeStripeApi(200, hang=True) as api:
         provider = StripeProvider(API_KEY, api_base=api.base, max_network_retries=0, timeout_s=0.3)
         try:
@@ -246,7 +228,7 @@ async def test_a_refused_connection_is_an_unknown_outcome(unused_port):
 
 async def test_stripes_idempotency_error_is_a_reused_key():
     error = {"error": {"type": "idempotency_error", "message": "Keys for idempotent requests..."}}
-    req = request()
+    req = intent_request()
     async with FakeStripeApi(400, error) as api:
         provider = StripeProvider(API_KEY, api_base=api.base, max_network_retries=0)
         try:

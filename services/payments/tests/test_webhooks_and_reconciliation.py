@@ -17,8 +17,10 @@ from vanity_payments.ports import Order, OrderStatus, PaymentOutcome
 from vanity_payments.providers.mock import FaultKind, signed_webhook
 from vanity_payments.providers.mock_store import MOCK_WEBHOOK_TOPIC
 from vanity_payments.providers.webhooks import sign_payload
-from vanity_payments.service import ChargeCommand, RefundCommand
+from vanity_payments.service import RefundCommand
 from vanity_payments.tables import mock_intents, payment_events, provider_events
+
+from .builders import charge_command
 
 WEBHOOK = "/api/v1/payments/webhooks/stripe"
 
@@ -53,23 +55,13 @@ async def post_events(h, events: list[dict]) -> list[str]:
     return outcomes
 
 
-def charge(key: str, order_id: str = "order-1", method: str = "pm_card_visa", **kw):
-    return ChargeCommand(
-        idempotency_key=key,
-        order_id=order_id,
-        user_id="user-1",
-        amount_minor=5_000,
-        currency="EUR",
-        payment_method=method,
-        **kw,
-    )
-
-
 # ---- 3-D Secure: the outcome arrives only as a webhook, and checkout hears about it ----------
 
 
 async def test_3ds_completed_by_the_customer_authorizes_through_the_webhook(harness):
-    payment = await harness.payments.charge(charge("k1", method="pm_card_authenticationRequired"))
+    payment = await harness.payments.charge(
+        charge_command("k1", method="pm_card_authenticationRequired")
+    )
     assert payment.status is PaymentStatus.REQUIRES_ACTION and payment.client_secret
     response = await harness.http.post(
         f"/api/v1/payments/dev/{payment.id}/authenticate",
@@ -94,7 +86,9 @@ async def test_3ds_completed_by_the_customer_authorizes_through_the_webhook(harn
 
 
 async def test_3ds_failed_fails_the_payment_and_tells_checkout(harness):
-    payment = await harness.payments.charge(charge("k1", method="pm_card_authenticationRequired"))
+    payment = await harness.payments.charge(
+        charge_command("k1", method="pm_card_authenticationRequired")
+    )
     response = await harness.http.post(
         f"/api/v1/payments/dev/{payment.id}/authenticate",
         json={"client_secret": payment.client_secret, "success": False},
@@ -110,7 +104,9 @@ async def test_3ds_failed_fails_the_payment_and_tells_checkout(harness):
 
 
 async def test_3ds_route_refuses_a_wrong_secret_and_bad_input(harness):
-    payment = await harness.payments.charge(charge("k1", method="pm_card_authenticationRequired"))
+    payment = await harness.payments.charge(
+        charge_command("k1", method="pm_card_authenticationRequired")
+    )
     url = f"/api/v1/payments/dev/{payment.id}/authenticate"
     wrong = await harness.http.post(url, json={"client_secret": "pi_x_secret_y", "success": True})
     assert wrong.status_code == 403
@@ -142,7 +138,9 @@ async def test_duplicated_and_reordered_webhooks_reach_exactly_the_final_state(h
     payments learns it only from events delivered three times each, in a shuffled order."""
     harness.provider.faults.duplicate_webhooks(3)
     harness.provider.faults.reorder_webhooks(seed=7)
-    payment = await harness.payments.charge(charge("k1", method="pm_card_authenticationRequired"))
+    payment = await harness.payments.charge(
+        charge_command("k1", method="pm_card_authenticationRequired")
+    )
     intent = payment.provider_reference
     await harness.provider.complete_authentication(
         intent, client_secret=payment.client_secret, success=True
@@ -169,7 +167,7 @@ async def test_duplicated_and_reordered_webhooks_reach_exactly_the_final_state(h
 
 
 async def test_late_webhooks_after_the_api_moved_on_change_nothing(harness):
-    payment = await harness.payments.charge(charge("k1"))
+    payment = await harness.payments.charge(charge_command("k1"))
     authorization_events = await pending_events(harness)
     harness.clock.advance(seconds=1)
     await harness.payments.capture(payment.id)
@@ -215,7 +213,7 @@ async def test_webhook_before_the_synchronous_answer(harness):
 
     provider.create_intent = webhook_first
     try:
-        payment = await harness.payments.charge(charge("k1"))
+        payment = await harness.payments.charge(charge_command("k1"))
     finally:
         del provider.create_intent
     assert payment.status is PaymentStatus.AUTHORIZED
@@ -228,7 +226,9 @@ async def test_webhook_before_the_synchronous_answer(harness):
 
 
 async def _real_event(harness) -> tuple[str, dict]:
-    payment = await harness.payments.charge(charge("k1", method="pm_card_authenticationRequired"))
+    payment = await harness.payments.charge(
+        charge_command("k1", method="pm_card_authenticationRequired")
+    )
     await harness.provider.complete_authentication(
         payment.provider_reference, client_secret=payment.client_secret, success=True
     )
@@ -305,7 +305,7 @@ async def test_crash_between_provider_call_and_commit_is_resolved_without_a_seco
         return snapshot
 
     provider.create_intent = crash_after_the_provider_applied
-    task = asyncio.create_task(harness.payments.charge(charge("k1")))
+    task = asyncio.create_task(harness.payments.charge(charge_command("k1")))
     await applied.wait()
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
@@ -331,7 +331,7 @@ async def test_crash_between_provider_call_and_commit_is_resolved_without_a_seco
     await harness.settle()
     assert [r["outcome"] for r in harness.checkout.reports] == [PaymentOutcome.SUCCEEDED]
     # Checkout retrying its Charge now gets the resolved payment; still one intent.
-    again = await harness.payments.charge(charge("k1"))
+    again = await harness.payments.charge(charge_command("k1"))
     assert (again.id, again.status) == (stuck.id, PaymentStatus.AUTHORIZED)
     assert await harness.count(mock_intents) == 1
     # A second run finds nothing to change.
@@ -341,7 +341,7 @@ async def test_crash_between_provider_call_and_commit_is_resolved_without_a_seco
 
 async def test_charge_the_provider_never_received_fails_after_its_limit(harness):
     harness.provider.faults.inject(FaultKind.TIMEOUT_NOT_APPLIED, "create")
-    pending = await harness.payments.charge(charge("k1"))
+    pending = await harness.payments.charge(charge_command("k1"))
     assert pending.status is PaymentStatus.PENDING
     harness.clock.advance(minutes=10)
     report = await harness.payments.reconcile_stuck()
@@ -355,7 +355,9 @@ async def test_charge_the_provider_never_received_fails_after_its_limit(harness)
 
 
 async def test_missed_webhooks_are_made_up_by_reconciliation(harness):
-    payment = await harness.payments.charge(charge("k1", method="pm_card_authenticationRequired"))
+    payment = await harness.payments.charge(
+        charge_command("k1", method="pm_card_authenticationRequired")
+    )
     await harness.provider.complete_authentication(
         payment.provider_reference, client_secret=payment.client_secret, success=True
     )
@@ -368,9 +370,9 @@ async def test_missed_webhooks_are_made_up_by_reconciliation(harness):
 
 
 async def test_authorizations_whose_order_is_gone_are_voided(harness):
-    orphan = await harness.payments.charge(charge("k1", order_id="order-gone"))
-    cancelled = await harness.payments.charge(charge("k2", order_id="order-cancelled"))
-    alive = await harness.payments.charge(charge("k3", order_id="order-alive"))
+    orphan = await harness.payments.charge(charge_command("k1", order_id="order-gone"))
+    cancelled = await harness.payments.charge(charge_command("k2", order_id="order-cancelled"))
+    alive = await harness.payments.charge(charge_command("k3", order_id="order-alive"))
     harness.checkout.orders["order-cancelled"] = Order(
         "order-cancelled", OrderStatus.CANCELLED, cancelled.id
     )
@@ -396,7 +398,7 @@ async def test_authorizations_whose_order_is_gone_are_voided(harness):
 
 
 async def test_refund_retried_after_an_unknown_outcome_refunds_once(harness):
-    payment = await harness.payments.charge(charge("k1", capture=True))
+    payment = await harness.payments.charge(charge_command("k1", capture=True))
     harness.provider.faults.inject(FaultKind.TIMEOUT_APPLIED, "refund")
     command = RefundCommand(payment.id, "r1", 1_000, actor="api")
     with pytest.raises(Exception) as caught:
@@ -415,7 +417,7 @@ async def test_a_truth_beyond_any_transition_is_reported_once_and_changes_nothin
     from prometheus_client import REGISTRY
     from sqlalchemy import update
 
-    payment = await harness.payments.charge(charge("k1"))
+    payment = await harness.payments.charge(charge_command("k1"))
     await harness.payments.void(payment.id)
     intent = payment.provider_reference
     async with harness.db.connect(write=True) as conn:  # the provider's side diverges

@@ -115,6 +115,11 @@ function CartDrawer({ onClose }: { onClose: () => void }) {
         {current && current.lines.length === 0 && <p class="status status-empty">Your bag is empty.</p>}
         {current && current.lines.length > 0 && (
           <>
+            {current.locked && (
+              <p class="hint" role="status" data-testid="bag-locked">
+                A checkout of this bag is in progress: it can be changed again once that ends.
+              </p>
+            )}
             <ul class="bag-lines" aria-busy={busy}>
               {current.lines.map((line) => (
                 <li key={line.sku} class="bag-line" data-testid="bag-line">
@@ -131,7 +136,7 @@ function CartDrawer({ onClose }: { onClose: () => void }) {
                       type="button"
                       class="button secondary small"
                       aria-label="One fewer"
-                      disabled={busy}
+                      disabled={busy || current.locked}
                       onClick={() => change(() => (line.quantity > 1 ? cart.setQuantity(line.sku, line.quantity - 1) : cart.remove(line.sku)))}
                     >
                       −
@@ -141,14 +146,14 @@ function CartDrawer({ onClose }: { onClose: () => void }) {
                       type="button"
                       class="button secondary small"
                       aria-label="One more"
-                      disabled={busy || line.quantity >= current.limits.max_quantity_per_line}
+                      disabled={busy || current.locked || line.quantity >= current.limits.max_quantity_per_line}
                       onClick={() => change(() => cart.setQuantity(line.sku, line.quantity + 1))}
                     >
                       +
                     </button>
                   </div>
                   <span class="line-total">{line.line_total ? formatMoney(line.line_total) : '—'}</span>
-                  <button type="button" class="button link" disabled={busy} onClick={() => change(() => cart.remove(line.sku))} aria-label={`Remove ${line.name}, ${line.variant_name}`}>
+                  <button type="button" class="button link" disabled={busy || current.locked} onClick={() => change(() => cart.remove(line.sku))} aria-label={`Remove ${line.name}, ${line.variant_name}`}>
                     Remove
                   </button>
                 </li>

@@ -1,5 +1,6 @@
 import { useState } from 'preact/hooks';
 import { hashString, luminance, productColour, shadeOf } from '../lib/colour';
+import { imageSources } from '../lib/images';
 
 interface Props {
   src?: string | null;
@@ -10,15 +11,40 @@ interface Props {
   shadeHex?: string | null;
   index?: number;
   class?: string;
+  /** How wide the picture is drawn (the <img> `sizes`), so the browser fetches the right width. */
+  sizes?: string;
+  /** Above the fold (the product page's main picture): fetched at once, not lazily. */
+  eager?: boolean;
 }
 
-/** Images from our own origin are shown; remote ones (the demo's CDN does not exist) and broken
- * ones become drawn art in the product's colour, so no image request ever leaves the shop. */
-export function ProductImage({ src, name, alt = name, brand, shadeHex, index = 0, class: className = '' }: Props) {
-  const [failed, setFailed] = useState(false);
+// the widths the grid, the product page and its thumbnails draw pictures at (styles.css)
+export const CARD_SIZES = '(min-width: 72em) 22vw, (min-width: 40em) 30vw, 50vw';
+export const LARGE_SIZES = '(min-width: 50em) 52vw, 100vw';
+export const THUMB_SIZES = '72px';
+
+/** The catalog's images come in three widths (srcset; the browser picks by `sizes`) with their
+ * proportions known in advance (width/height: no layout shift). Other images from our own
+ * origin are shown as they are; remote ones and broken ones become drawn art in the product's
+ * colour, so no image request ever leaves the shop. */
+export function ProductImage({ src, name, alt = name, brand, shadeHex, index = 0, class: className = '', sizes = CARD_SIZES, eager = false }: Props) {
+  const [failed, setFailed] = useState<string | null>(null);
   const local = !!src && src.startsWith('/') && !src.startsWith('//');
-  if (local && !failed) {
-    return <img class={`product-image ${className}`} src={src!} alt={alt} loading="lazy" onError={() => setFailed(true)} />;
+  if (local && failed !== src) {
+    const sources = imageSources(src);
+    return (
+      <img
+        class={`product-image ${className}`}
+        src={sources?.src ?? src!}
+        srcset={sources?.srcSet}
+        sizes={sources ? sizes : undefined}
+        width={sources?.width}
+        height={sources?.height}
+        alt={alt}
+        loading={eager ? 'eager' : 'lazy'}
+        decoding="async"
+        onError={() => setFailed(src!)}
+      />
+    );
   }
   return <Placeholder name={name} label={alt} brand={brand} shadeHex={shadeHex} index={index} className={className} />;
 }

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { tokens } from './api';
-import { cart } from './cart';
+import { cart, CartStore, GUEST_CART_KEY, storageShelf } from './cart';
 
 const user = { id: 'u1', email: 'a@example.com', name: 'A', roles: ['customer'], permissions: [] };
 
@@ -60,5 +60,92 @@ describe('cart store', () => {
     release();
     await Promise.all([a, b]);
     expect(order).toEqual(['start A', 'end A', 'start B', 'end B']);
+  });
+});
+
+/** The tab's sessionStorage as the browser has it: strings by key, kept across a reload. */
+class TabStorage implements Storage {
+  private values = new Map<string, string>();
+  get length() {
+    return this.values.size;
+  }
+  clear() {
+    this.values.clear();
+  }
+  getItem(key: string) {
+    return this.values.get(key) ?? null;
+  }
+  key(index: number) {
+    return [...this.values.keys()][index] ?? null;
+  }
+  removeItem(key: string) {
+    this.values.delete(key);
+  }
+  setItem(key: string, value: string) {
+    this.values.set(key, String(value));
+  }
+}
+
+describe('guest cart across a reload', () => {
+  const TOKEN = 'guest-token-0123456789abcdef';
+
+  it('keeps the guest token in the tab storage, and a reloaded page sends it back', async () => {
+    const storage = new TabStorage();
+    const seen: Record<string, string>[] = [];
+    vi.stubGlobal('fetch', async (_path: string, init: RequestInit) => {
+      seen.push(init.headers as Record<string, string>);
+      return cartAnswer(TOKEN, 1);
+    });
+    const before = new CartStore(storageShelf(() => storage));
+    expect(before.hasGuestCart).toBe(false);
+    await before.add('SKU-1');
+    expect(storage.getItem(GUEST_CART_KEY)).toBe(TOKEN);
+    expect(storage.length).toBe(1); // the guest token and nothing else
+
+    const reloaded = new CartStore(storageShelf(() => storage)); // a new page, the same tab
+    expect(reloaded.hasGuestCart).toBe(true);
+    await reloaded.load();
+    expect(seen[1]['X-Cart-Token']).toBe(TOKEN);
+    expect(reloaded.cart?.item_count).toBe(1);
+  });
+
+  it('forgets the stored token when an answer carries none (merged, expired or unknown) and at sign-out', async () => {
+    const storage = new TabStorage();
+    storage.setItem(GUEST_CART_KEY, TOKEN);
+    vi.stubGlobal('fetch', async () => cartAnswer(null, 0));
+    const store = new CartStore(storageShelf(() => storage));
+    await store.load();
+    expect(storage.getItem(GUEST_CART_KEY)).toBeNull();
+    expect(store.hasGuestCart).toBe(false);
+
+    vi.stubGlobal('fetch', async () => cartAnswer(TOKEN, 1));
+    await store.add('SKU-1');
+    expect(storage.getItem(GUEST_CART_KEY)).toBe(TOKEN);
+    store.forget();
+    expect(storage.length).toBe(0);
+  });
+
+  it('still works, in memory, where the browser refuses storage', async () => {
+    const refusing = {
+      getItem: () => {
+        throw new DOMException('denied', 'SecurityError');
+      },
+      setItem: () => {
+        throw new DOMException('full', 'QuotaExceededError');
+      },
+      removeItem: () => {
+        throw new DOMException('denied', 'SecurityError');
+      },
+    } as unknown as Storage;
+    const seen: Record<string, string>[] = [];
+    vi.stubGlobal('fetch', async (_path: string, init: RequestInit) => {
+      seen.push(init.headers as Record<string, string>);
+      return cartAnswer(TOKEN, 1);
+    });
+    const store = new CartStore(storageShelf(() => refusing));
+    await store.add('SKU-1');
+    await store.add('SKU-2');
+    expect(seen[1]['X-Cart-Token']).toBe(TOKEN);
+    expect(() => store.forget()).not.toThrow();
   });
 });

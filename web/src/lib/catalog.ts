@@ -28,6 +28,8 @@ export interface Variant {
   shade_hex: string | null;
   size: string | null;
   price: Money | null;
+  /** The shade's own picture (an image URL, lib/images.ts), when it has one. */
+  image: string | null;
 }
 
 export interface ProductDetail {

@@ -1,14 +1,16 @@
 import { useState } from 'preact/hooks';
-import { Empty, Loading } from '../components/Status';
+import { Loading } from '../components/Status';
 import { api } from '../lib/api';
 import { formatMoney, type Money } from '../lib/money';
 import { Link, match } from '../lib/router';
 import { useSession } from '../lib/session';
 import type { User } from '../lib/tokens';
 import { useFetch } from '../lib/useFetch';
-import { ActionResult, FilterForm, NotAllowed, Refusable, ShowMore, Table, useAction, usePaged, when } from './admin/common';
+import { ActionResult, FilterForm, NotAllowed, Refusable, useAction, when } from './admin/common';
+import { PagedList, usePagedList } from './admin/PagedList';
 import { AdminOrder, AdminOrders } from './admin/Orders';
 import { ProductEditor, ProductsTable } from './admin/Products';
+import { BrandEditor, BrandsList, CategoriesList, CategoryEditor } from './admin/Taxonomy';
 
 interface StockRow {
   sku: string;
@@ -22,6 +24,8 @@ interface StockRow {
 const TABS = [
   ['orders', 'Orders'],
   ['products', 'Products'],
+  ['brands', 'Brands'],
+  ['categories', 'Categories'],
   ['stock', 'Stock'],
   ['users', 'Users'],
   ['payments', 'Payments'],
@@ -62,6 +66,10 @@ function Section({ tab, path, search, me }: { tab: string; path: string; search:
   if (tab === 'orders') return order ? <AdminOrder key={order.id} id={order.id} /> : <AdminOrders search={search} />;
   const product = match('/admin/products/:id', path);
   if (tab === 'products') return product ? <ProductEditor key={product.id} id={product.id} /> : <ProductsTable />;
+  const brand = match('/admin/brands/:id', path);
+  if (tab === 'brands') return brand ? <BrandEditor key={brand.id} id={brand.id} /> : <BrandsList />;
+  const category = match('/admin/categories/:id', path);
+  if (tab === 'categories') return category ? <CategoryEditor key={category.id + search} id={category.id} search={search} /> : <CategoriesList />;
   if (tab === 'stock') return sku ? <StockDetail key={sku.sku} sku={sku.sku} /> : <StockTable search={search} />;
   if (tab === 'users') return <UsersTable search={search} me={me} />;
   return <PaymentsTable search={search} />;
@@ -74,8 +82,7 @@ function StockTable({ search }: { search: string }) {
   const query = new URLSearchParams({ limit: '100' });
   if (low) query.set('low', 'true');
   if (prefix) query.set('prefix', prefix);
-  const path = `/api/v1/admin/stock?${query}`;
-  const { page, items, next, loadMore, busy, moreError } = usePaged<StockRow>(`admin-stock ${path}`, path);
+  const stock = usePagedList<StockRow>(`/api/v1/admin/stock?${query}`);
   return (
     <>
       <FilterForm base="/admin/stock" search={search} label="Filter stock">
@@ -88,40 +95,38 @@ function StockTable({ search }: { search: string }) {
           Low stock only
         </label>
       </FilterForm>
-      {page.status === 'loading' && <Loading label="Loading stock…" />}
-      {page.status === 'error' && <Refusable error={page.error} retry={page.retry} />}
-      {page.status === 'ok' && !items.length && <Empty>No stock records match.</Empty>}
-      {items.length > 0 && (
-        <Table label="Stock" caption="Stock levels by SKU">
-          <thead>
-            <tr>
-              <th scope="col">SKU</th>
-              <th scope="col" class="num">On hand</th>
-              <th scope="col" class="num">Reserved</th>
-              <th scope="col" class="num">Available</th>
-              <th scope="col">Level</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((s) => (
-              <tr key={s.sku}>
-                <th scope="row">
-                  <Link href={`/admin/stock/${encodeURIComponent(s.sku)}`} aria-label={`Adjust ${s.sku}`}>
-                    <code>{s.sku}</code>
-                  </Link>
-                </th>
-                <td class="num">{s.on_hand}</td>
-                <td class="num">{s.reserved}</td>
-                <td class="num">{s.available}</td>
-                <td>
-                  <span class={`badge level-${s.level}`}>{s.level.replace(/_/g, ' ')}</span>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </Table>
-      )}
-      <ShowMore next={next} busy={busy} error={moreError} onMore={loadMore} />
+      <PagedList
+        list={stock}
+        label="Stock"
+        caption="Stock levels by SKU"
+        noun={['SKU', 'SKUs']}
+        loading="Loading stock…"
+        empty="No stock records match."
+        head={
+          <tr>
+            <th scope="col">SKU</th>
+            <th scope="col" class="num">On hand</th>
+            <th scope="col" class="num">Reserved</th>
+            <th scope="col" class="num">Available</th>
+            <th scope="col">Level</th>
+          </tr>
+        }
+        row={(s) => (
+          <tr key={s.sku}>
+            <th scope="row">
+              <Link href={`/admin/stock/${encodeURIComponent(s.sku)}`} aria-label={`Adjust ${s.sku}`}>
+                <code>{s.sku}</code>
+              </Link>
+            </th>
+            <td class="num">{s.on_hand}</td>
+            <td class="num">{s.reserved}</td>
+            <td class="num">{s.available}</td>
+            <td>
+              <span class={`badge level-${s.level}`}>{s.level.replace(/_/g, ' ')}</span>
+            </td>
+          </tr>
+        )}
+      />
     </>
   );
 }
@@ -143,7 +148,7 @@ function StockDetail({ sku }: { sku: string }) {
   const base = `/api/v1/admin/stock/${encodeURIComponent(sku)}`;
   const [version, setVersion] = useState(0);
   const stock = useFetch(`stock-${sku}-${version}`, (signal) => api<StockRow>(base, { auth: true, signal }));
-  const ledger = usePaged<LedgerRow>(`ledger-${sku}-${version}`, `${base}/ledger?limit=50`);
+  const ledger = usePagedList<LedgerRow>(`${base}/ledger?limit=50`, version);
   const [delta, setDelta] = useState('');
   const [reason, setReason] = useState('');
   const [kind, setKind] = useState<'adjustment' | 'restock'>('adjustment');
@@ -221,38 +226,37 @@ function StockDetail({ sku }: { sku: string }) {
         </button>
       </form>
       <h3>Ledger</h3>
-      {ledger.page.status === 'loading' && <Loading label="Loading the ledger…" />}
-      {ledger.page.status === 'error' && <Refusable error={ledger.page.error} retry={ledger.page.retry} />}
-      {ledger.page.status === 'ok' && !ledger.items.length && <Empty>No movements yet.</Empty>}
-      {ledger.items.length > 0 && (
-        <Table label="Ledger" caption={`Stock movements of ${sku}, newest first`}>
-          <thead>
-            <tr>
-              <th scope="col">When</th>
-              <th scope="col">Kind</th>
-              <th scope="col" class="num">On hand ±</th>
-              <th scope="col" class="num">Reserved ±</th>
-              <th scope="col" class="num">On hand after</th>
-              <th scope="col">Reason</th>
-              <th scope="col">By</th>
-            </tr>
-          </thead>
-          <tbody data-testid="ledger">
-            {ledger.items.map((e) => (
-              <tr key={e.id}>
-                <td>{when(e.created_at)}</td>
-                <td>{e.kind}</td>
-                <td class="num">{e.delta_on_hand}</td>
-                <td class="num">{e.delta_reserved}</td>
-                <td class="num">{e.on_hand_after}</td>
-                <td>{e.reason ?? (e.order_id ? `order ${e.order_id.slice(0, 8)}` : '—')}</td>
-                <td>{e.actor ?? '—'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </Table>
-      )}
-      <ShowMore next={ledger.next} busy={ledger.busy} error={ledger.moreError} onMore={ledger.loadMore} />
+      <PagedList
+        list={ledger}
+        label="Ledger"
+        caption={`Stock movements of ${sku}, newest first`}
+        noun={['movement', 'movements']}
+        loading="Loading the ledger…"
+        empty="No movements yet."
+        bodyTestId="ledger"
+        head={
+          <tr>
+            <th scope="col">When</th>
+            <th scope="col">Kind</th>
+            <th scope="col" class="num">On hand ±</th>
+            <th scope="col" class="num">Reserved ±</th>
+            <th scope="col" class="num">On hand after</th>
+            <th scope="col">Reason</th>
+            <th scope="col">By</th>
+          </tr>
+        }
+        row={(e) => (
+          <tr key={e.id}>
+            <td>{when(e.created_at)}</td>
+            <td>{e.kind}</td>
+            <td class="num">{e.delta_on_hand}</td>
+            <td class="num">{e.delta_reserved}</td>
+            <td class="num">{e.on_hand_after}</td>
+            <td>{e.reason ?? (e.order_id ? `order ${e.order_id.slice(0, 8)}` : '—')}</td>
+            <td>{e.actor ?? '—'}</td>
+          </tr>
+        )}
+      />
     </div>
   );
 }
@@ -269,9 +273,8 @@ function UsersTable({ search, me }: { search: string; me: User }) {
   const query = new URLSearchParams({ limit: '50' });
   if (q) query.set('q', q);
   if (role === 'admin' || role === 'customer') query.set('role', role);
-  const path = `/api/v1/admin/users?${query}`;
   const [version, setVersion] = useState(0);
-  const { page, items, next, loadMore, busy, moreError } = usePaged<AdminUser>(`admin-users ${path} ${version}`, path);
+  const users = usePagedList<AdminUser>(`/api/v1/admin/users?${query}`, version);
   const action = useAction();
   const change = (user: AdminUser, what: 'admin' | 'customer' | 'disable' | 'enable') =>
     action.run(async () => {
@@ -303,52 +306,50 @@ function UsersTable({ search, me }: { search: string; me: User }) {
         </div>
       </FilterForm>
       <ActionResult action={action} testId="users" />
-      {page.status === 'loading' && <Loading label="Loading users…" />}
-      {page.status === 'error' && <Refusable error={page.error} retry={page.retry} />}
-      {page.status === 'ok' && !items.length && <Empty>No users match.</Empty>}
-      {items.length > 0 && (
-        <Table label="Users" caption="Users by e-mail">
-          <thead>
-            <tr>
-              <th scope="col">E-mail</th>
-              <th scope="col">Name</th>
-              <th scope="col">Roles</th>
-              <th scope="col">State</th>
-              <th scope="col">Actions</th>
+      <PagedList
+        list={users}
+        label="Users"
+        caption="Users by e-mail"
+        noun={['user', 'users']}
+        loading="Loading users…"
+        empty="No users match."
+        head={
+          <tr>
+            <th scope="col">E-mail</th>
+            <th scope="col">Name</th>
+            <th scope="col">Roles</th>
+            <th scope="col">State</th>
+            <th scope="col">Actions</th>
+          </tr>
+        }
+        row={(u) => {
+          const self = u.id === me.id;
+          const isAdmin = u.roles.includes('admin');
+          return (
+            <tr key={u.id} data-user-email={u.email}>
+              <th scope="row">{u.email}</th>
+              <td>{u.name}</td>
+              <td>{u.roles.join(', ')}</td>
+              <td>{u.disabled ? <span class="badge level-out_of_stock">disabled</span> : 'active'}</td>
+              <td class="row-actions">
+                {!self && (
+                  <>
+                    <button type="button" class="button link" disabled={action.busy} onClick={() => change(u, isAdmin ? 'customer' : 'admin')}>
+                      {isAdmin ? 'Make customer' : 'Make admin'}
+                      <span class="visually-hidden"> {u.email}</span>
+                    </button>
+                    <button type="button" class="button link" disabled={action.busy} onClick={() => change(u, u.disabled ? 'enable' : 'disable')}>
+                      {u.disabled ? 'Enable' : 'Disable'}
+                      <span class="visually-hidden"> {u.email}</span>
+                    </button>
+                  </>
+                )}
+                {self && <span class="hint">you</span>}
+              </td>
             </tr>
-          </thead>
-          <tbody>
-            {items.map((u) => {
-              const self = u.id === me.id;
-              const isAdmin = u.roles.includes('admin');
-              return (
-                <tr key={u.id} data-user-email={u.email}>
-                  <th scope="row">{u.email}</th>
-                  <td>{u.name}</td>
-                  <td>{u.roles.join(', ')}</td>
-                  <td>{u.disabled ? <span class="badge level-out_of_stock">disabled</span> : 'active'}</td>
-                  <td class="row-actions">
-                    {!self && (
-                      <>
-                        <button type="button" class="button link" disabled={action.busy} onClick={() => change(u, isAdmin ? 'customer' : 'admin')}>
-                          {isAdmin ? 'Make customer' : 'Make admin'}
-                          <span class="visually-hidden"> {u.email}</span>
-                        </button>
-                        <button type="button" class="button link" disabled={action.busy} onClick={() => change(u, u.disabled ? 'enable' : 'disable')}>
-                          {u.disabled ? 'Enable' : 'Disable'}
-                          <span class="visually-hidden"> {u.email}</span>
-                        </button>
-                      </>
-                    )}
-                    {self && <span class="hint">you</span>}
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </Table>
-      )}
-      <ShowMore next={next} busy={busy} error={moreError} onMore={loadMore} />
+          );
+        }}
+      />
     </>
   );
 }
@@ -375,8 +376,7 @@ function PaymentsTable({ search }: { search: string }) {
   const query = new URLSearchParams({ limit: '50' });
   if (PAYMENT_STATUSES.includes(status)) query.set('status', status);
   if (order) query.set('order_id', order);
-  const path = `/api/v1/admin/payments?${query}`;
-  const { page, items, next, loadMore, busy, moreError } = usePaged<PaymentRow>(`admin-payments ${path}`, path);
+  const payments = usePagedList<PaymentRow>(`/api/v1/admin/payments?${query}`);
   return (
     <>
       <FilterForm base="/admin/payments" search={search} label="Filter payments">
@@ -396,45 +396,43 @@ function PaymentsTable({ search }: { search: string }) {
           <input id="payments-order" name="order_id" defaultValue={order} maxLength={64} />
         </div>
       </FilterForm>
-      {page.status === 'loading' && <Loading label="Loading payments…" />}
-      {page.status === 'error' && <Refusable error={page.error} retry={page.retry} />}
-      {page.status === 'ok' && !items.length && <Empty>No payments match.</Empty>}
-      {items.length > 0 && (
-        <Table label="Payments" caption="Payments, newest first">
-          <thead>
-            <tr>
-              <th scope="col">Payment</th>
-              <th scope="col">Order</th>
-              <th scope="col">Created</th>
-              <th scope="col">Status</th>
-              <th scope="col" class="num">Amount</th>
-              <th scope="col" class="num">Captured</th>
-              <th scope="col" class="num">Refunded</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((p) => (
-              <tr key={p.id}>
-                <th scope="row">
-                  <code>{p.id.slice(0, 14)}</code>
-                </th>
-                <td>
-                  <Link href={`/admin/orders/${encodeURIComponent(p.order_id)}`}>{p.order_id.slice(0, 8)}</Link>
-                </td>
-                <td>{when(p.created_at)}</td>
-                <td>
-                  {p.status.replace(/_/g, ' ')}
-                  {p.failure_reason && <span class="hint"> ({p.failure_reason})</span>}
-                </td>
-                <td class="num">{formatMoney(p.amount)}</td>
-                <td class="num">{formatMoney(p.captured)}</td>
-                <td class="num">{formatMoney(p.refunded)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </Table>
-      )}
-      <ShowMore next={next} busy={busy} error={moreError} onMore={loadMore} />
+      <PagedList
+        list={payments}
+        label="Payments"
+        caption="Payments, newest first"
+        noun={['payment', 'payments']}
+        loading="Loading payments…"
+        empty="No payments match."
+        head={
+          <tr>
+            <th scope="col">Payment</th>
+            <th scope="col">Order</th>
+            <th scope="col">Created</th>
+            <th scope="col">Status</th>
+            <th scope="col" class="num">Amount</th>
+            <th scope="col" class="num">Captured</th>
+            <th scope="col" class="num">Refunded</th>
+          </tr>
+        }
+        row={(p) => (
+          <tr key={p.id}>
+            <th scope="row">
+              <code>{p.id.slice(0, 14)}</code>
+            </th>
+            <td>
+              <Link href={`/admin/orders/${encodeURIComponent(p.order_id)}`}>{p.order_id.slice(0, 8)}</Link>
+            </td>
+            <td>{when(p.created_at)}</td>
+            <td>
+              {p.status.replace(/_/g, ' ')}
+              {p.failure_reason && <span class="hint"> ({p.failure_reason})</span>}
+            </td>
+            <td class="num">{formatMoney(p.amount)}</td>
+            <td class="num">{formatMoney(p.captured)}</td>
+            <td class="num">{formatMoney(p.refunded)}</td>
+          </tr>
+        )}
+      />
     </>
   );
 }

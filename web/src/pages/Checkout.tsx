@@ -19,6 +19,7 @@ import {
 import { formatMoney } from '../lib/money';
 import { Link, navigate } from '../lib/router';
 import { useFetch } from '../lib/useFetch';
+import { usePagedList } from '../lib/usePaged';
 import { AddressForm, listAddresses, type Address } from './Addresses';
 
 function addressLines(a: Partial<Address> | Record<string, string | null>): string[] {
@@ -172,7 +173,7 @@ export function Checkout() {
         </div>
         <aside class="summary" aria-labelledby="summary-title">
           <h2 id="summary-title">Order summary</h2>
-          <ul class="summary-lines">
+          <ul class="summary-lines" data-testid="checkout-lines">
             {bag.lines.map((line) => (
               <li key={line.sku}>
                 <span>
@@ -327,7 +328,8 @@ export function OrderPage({ id, search }: { id: string; search: string }) {
           onUpdate: (order) => setState({ order, error: null, polling: IN_PROGRESS.has(order.status) }),
         });
         setState({ order: last, error: null, polling: false });
-        if (placed && last.status === 'confirmed') void cart.load().catch(() => undefined); // the bag is now empty
+        // confirmed: the bag is now empty; failed: the saga unlocked it, lines intact
+        if (placed && (last.status === 'confirmed' || last.status === 'failed')) void cart.load().catch(() => undefined);
       } catch (error) {
         if (!signal.aborted) setState((s) => ({ order: s.order, error, polling: false }));
       }
@@ -344,7 +346,9 @@ export function OrderPage({ id, search }: { id: string; search: string }) {
       ? 'Thank you for your order'
       : placed && IN_PROGRESS.has(order.status)
         ? 'Placing your order…'
-        : `Order ${order.id.slice(0, 8)}`;
+        : placed && order.status === 'failed'
+          ? 'Your order was not placed'
+          : `Order ${order.id.slice(0, 8)}`;
 
   async function cancel() {
     if (cancelling) return;
@@ -375,8 +379,14 @@ export function OrderPage({ id, search }: { id: string; search: string }) {
         Order number <code data-testid="order-id">{order.id}</code>, placed {new Date(order.created_at).toLocaleString()}
       </p>
       {order.status === 'failed' && (
-        <div class="form-error" role="alert">
+        <div class="form-error" role="alert" data-testid="order-failure">
           {failureMessage(order.failure_reason)}
+          {placed && (
+            <>
+              {' '}
+              Your bag has been kept: <Link href="/checkout">back to checkout</Link>.
+            </>
+          )}
         </div>
       )}
       {order.status === 'awaiting_payment' && (
@@ -422,24 +432,15 @@ export function OrderPage({ id, search }: { id: string; search: string }) {
   );
 }
 
-interface OrderPageData {
-  items: Order[];
-  next_cursor: string | null;
-}
-
 export function Orders() {
-  const [cursor, setCursor] = useState<string | null>(null);
-  const [pages, setPages] = useState<Order[]>([]);
-  const page = useFetch(`orders-${cursor ?? ''}`, (signal) =>
-    api<OrderPageData>(`/api/v1/orders?limit=20${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, { auth: true, signal }),
-  );
-  const items = page.status === 'ok' ? [...pages, ...page.data.items] : pages;
+  const orders = usePagedList<Order>('/api/v1/orders?limit=20');
+  const items = orders.items;
   return (
     <div class="account">
       <h1 tabIndex={-1}>Your orders</h1>
-      {page.status === 'error' && <ErrorState error={page.error} onRetry={page.retry} />}
-      {page.status === 'loading' && !pages.length && <Loading label="Loading your orders…" />}
-      {page.status === 'ok' && items.length === 0 && (
+      {orders.status === 'error' && <ErrorState error={orders.error} onRetry={orders.retry} />}
+      {orders.status === 'loading' && <Loading label="Loading your orders…" />}
+      {orders.status === 'ok' && items.length === 0 && (
         <Empty>
           You have no orders yet. <Link href="/products">Start shopping</Link>
         </Empty>
@@ -456,17 +457,11 @@ export function Orders() {
           ))}
         </ul>
       )}
-      {page.status === 'ok' && page.data.next_cursor && (
+      {orders.more === 'error' && <ErrorState error={orders.moreError} onRetry={orders.loadMore} />}
+      {orders.next && orders.more !== 'error' && (
         <p class="pager">
-          <button
-            type="button"
-            class="button secondary"
-            onClick={() => {
-              setPages(items);
-              setCursor(page.data.next_cursor);
-            }}
-          >
-            Show more
+          <button type="button" class="button secondary" disabled={orders.more === 'loading'} onClick={orders.loadMore}>
+            {orders.more === 'loading' ? 'Loading…' : 'Show more'}
           </button>
         </p>
       )}

@@ -1,5 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
-import { ProductImage } from '../components/ProductImage';
+import { LARGE_SIZES, ProductImage, THUMB_SIZES } from '../components/ProductImage';
 import { ErrorState, Loading } from '../components/Status';
 import { ApiError, friendlyMessage } from '../lib/api';
 import { cart } from '../lib/cart';
@@ -51,7 +51,9 @@ function ProductView({ product: p, search }: { product: ProductDetail; search: s
 
   const shades = p.variants.filter((v) => v.shade_hex);
   const sizes = p.variants.filter((v) => !v.shade_hex);
-  const images = p.images.length ? p.images : [''];
+  // the chosen shade's own picture first, then the product's
+  const pictures = [...(selected?.image ? [selected.image] : []), ...p.images];
+  const images = pictures.length ? pictures : [''];
   const level = stock.status === 'ok' ? stock.data.items.find((a) => a.sku === sku)?.level : undefined;
   const price = selected?.price ?? p.price;
 
@@ -71,7 +73,7 @@ function ProductView({ product: p, search }: { product: ProductDetail; search: s
       </nav>
       <div class="product-layout">
         <div class="gallery">
-          <ProductImage src={images[imageIndex]} name={p.name} brand={p.brand.name} shadeHex={selected?.shade_hex} index={imageIndex} class="large" />
+          <ProductImage src={images[imageIndex] ?? images[0]} name={p.name} brand={p.brand.name} shadeHex={selected?.shade_hex} index={imageIndex} class="large" sizes={LARGE_SIZES} eager />
           {images.length > 1 && (
             <div class="thumbs" role="group" aria-label="Product images">
               {images.map((src, i) => (
@@ -83,7 +85,7 @@ function ProductView({ product: p, search }: { product: ProductDetail; search: s
                   aria-label={`Image ${i + 1} of ${images.length}`}
                   onClick={() => setImageIndex(i)}
                 >
-                  <ProductImage src={src} name={p.name} alt={`${p.name}, image ${i + 1}`} brand="" shadeHex={selected?.shade_hex} index={i} />
+                  <ProductImage src={src} name={p.name} alt={`${p.name}, image ${i + 1}`} brand="" shadeHex={selected?.shade_hex} index={i} sizes={THUMB_SIZES} />
                 </button>
               ))}
             </div>
@@ -99,7 +101,7 @@ function ProductView({ product: p, search }: { product: ProductDetail; search: s
           </p>
 
           {shades.length > 0 && (
-            <VariantPicker legend="Shade" variants={shades} selected={sku} onSelect={setSku} swatches />
+            <VariantPicker legend="Shade" variants={shades} selected={sku} onSelect={(s) => { setSku(s); setImageIndex(0); }} swatches />
           )}
           {sizes.length > 0 && <VariantPicker legend="Size" variants={sizes} selected={sku} onSelect={setSku} />}
 

@@ -276,6 +276,30 @@ def build_service_app(settings: ServiceSettings, parts: ServiceParts) -> FastAPI
     return app
 
 
+def service_app_factory(
+    load_settings: Callable[[], ServiceSettings],
+    build_container: Callable[..., ServiceContainer],
+    *,
+    routers: Sequence[APIRouter],
+    register_grpc: Callable[[grpc.aio.Server, Any], Iterable[str]],
+) -> Callable[..., FastAPI]:
+    """A service's `create_app(settings=None, **overrides)` (its app.py): the settings default to
+    `load_settings()`, and `overrides` (tests: a clock, fake ports) go to `build_container`."""
+
+    def create_app(settings: ServiceSettings | None = None, **overrides: Any) -> FastAPI:
+        resolved = settings or load_settings()
+        return build_service_app(
+            resolved,
+            ServiceParts(
+                routers=routers,
+                container=lambda: build_container(resolved, **overrides),
+                register_grpc=register_grpc,
+            ),
+        )
+
+    return create_app
+
+
 def trusted_proxy_list(settings: ServiceSettings) -> list[str]:
     """TRUSTED_PROXIES as a list of IPs/CIDRs (empty: no peer's forwarding headers are
     believed)."""

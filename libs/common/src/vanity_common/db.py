@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import DateTime, TypeDecorator, event, text
+from sqlalchemy import BigInteger, Column, DateTime, Integer, TypeDecorator, event, text
 from sqlalchemy.dialects import mysql
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -229,3 +229,22 @@ class UTCDateTime(TypeDecorator):
         if isinstance(value, str):  # SQLite through a raw text() query
             value = datetime.fromisoformat(value)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# ---- column helpers for services' tables.py (the same column, declared once)
+
+
+def autoincrement_id() -> Column:
+    """`id`: a 64-bit auto-increment primary key (ledgers, logs, lines). SQLite auto-increments
+    only an INTEGER PRIMARY KEY, hence the variant."""
+    return Column(
+        "id", BigInteger().with_variant(Integer(), "sqlite"), primary_key=True, autoincrement=True
+    )
+
+
+def timestamp_columns() -> tuple[Column, Column]:
+    """`created_at` and `updated_at` (UTC, required): `*timestamp_columns()` in a Table."""
+    return (
+        Column("created_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+    )

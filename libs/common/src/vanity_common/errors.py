@@ -47,6 +47,9 @@ class ServiceError(Exception):
     headers: dict[str, str] = field(default_factory=dict)
     http_status: int = 400
     grpc_code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
+    # Extra members of the REST problem (RFC 9457 "extension members"), e.g. how many units
+    # a client may still add; gRPC callers get `message` and `reason` only.
+    extensions: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         super().__init__(self.message)
@@ -96,6 +99,7 @@ def problem_response(
     reason: str | None = None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": "about:blank"
@@ -110,6 +114,8 @@ def problem_response(
         body["reason"] = reason
     if errors:
         body["errors"] = errors
+    for name, value in (extensions or {}).items():
+        body.setdefault(name, value)  # never over a standard member
     return Response(
         orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers
     )
@@ -133,6 +139,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             reason=exc.reason,
             errors=[e.as_dict() for e in exc.errors] or None,
             headers=exc.headers or None,
+            extensions=exc.extensions or None,
         )
 
     @app.exception_handler(RequestValidationError)

@@ -266,3 +266,31 @@ class Port:
         except grpc.aio.AioRpcError as error:
             failure = RemoteFailure.from_rpc_error(self.service_name(), method, error)
             raise translate_failure(failure, reasons) from error
+
+    async def find(
+        self,
+        method: str,
+        request: Any,
+        *,
+        not_found: str,
+        reasons: ReasonMap | None = None,
+        timeout_s: float | None = None,
+    ) -> Any | None:
+        """`call` for a look-up where "not found" is an answer: None when the other service
+        refuses with the reason `not_found` (e.g. "ORDER_NOT_FOUND")."""
+        try:
+            return await self.call(
+                method,
+                request,
+                reasons={**(reasons or {}), not_found: _Missing},
+                timeout_s=timeout_s,
+            )
+        except _Missing:
+            return None
+
+
+class _Missing(Exception):
+    """Internal to `Port.find`: the other service found nothing."""
+
+    def __init__(self, failure: RemoteFailure) -> None:
+        super().__init__(str(failure))

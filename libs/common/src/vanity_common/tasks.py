@@ -34,7 +34,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from celery import Celery, Task, shared_task, signals
@@ -110,6 +110,15 @@ def celery_config(settings: ServiceSettings) -> dict[str, Any]:
             "store_processed": False,
         }
     return conf
+
+
+def run_every(intervals: Mapping[str, float]) -> dict[str, dict[str, Any]]:
+    """A beat schedule from {task name: seconds}; each entry is named after its task
+    ("cart.expire_guest_carts" -> "cart-expire-guest-carts")."""
+    return {
+        task.replace(".", "-").replace("_", "-"): {"task": task, "schedule": seconds}
+        for task, seconds in intervals.items()
+    }
 
 
 def make_celery(
@@ -323,6 +332,20 @@ def _start_worker_metrics(sender=None, **_: Any) -> None:
             extra={"event": "worker_metrics_incomplete"},
         )
     serve_worker_metrics(host, port)
+
+
+@signals.beat_init.connect
+def _start_beat_metrics(sender=None, **_: Any) -> None:
+    """Beat serves /metrics on the same setting: its `up` and process metrics show that the
+    scheduler of the sweeps (saga recovery, reconciliation, expiry) is alive. A beat embedded
+    in a worker (`worker -B`) finds the port taken by that worker's endpoint and goes on."""
+    host, port = getattr(sender.app.conf, "vanity_worker_metrics", None) or ("", 0)
+    if not port or port <= 0:
+        return
+    try:
+        serve_worker_metrics(host, port)
+    except OSError as exc:
+        log.warning("beat metrics not served: %s", exc, extra={"event": "beat_metrics_busy"})
 
 
 @signals.worker_process_shutdown.connect

@@ -9,10 +9,13 @@ refuses control characters (`SafeText`).
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from typing import Annotated
 
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field
+
+from vanity_common.errors import FieldError, InvalidArgument
 
 MAX_DB_ID = 2**63 - 1  # signed 64-bit: MySQL BIGINT and SQLite INTEGER alike
 MAX_DB_INT = MAX_DB_ID
@@ -81,3 +84,19 @@ Combine with a length bound: `Annotated[SafeText, Field(max_length=200)]`."""
 SafeMultilineText = Annotated[str, AfterValidator(_refuse_control_characters_but_line_breaks)]
 """Free text over several lines (a description): line breaks and tabs, no other control
 characters."""
+
+
+def distinct_skus(skus: Iterable[str], *, field: str, limit: int) -> list[str]:
+    """The SKUs of a lookup (availability, prices): stripped, blanks and repeats dropped, in
+    order. 422 naming `field` when none is left or more than `limit` are."""
+    unique = list(dict.fromkeys(s.strip() for s in skus if s and s.strip()))
+    if not unique:
+        raise InvalidArgument(
+            "At least one SKU is required.", errors=[FieldError(field, "required")]
+        )
+    if len(unique) > limit:
+        raise InvalidArgument(
+            f"At most {limit} SKUs per request.",
+            errors=[FieldError(field, f"at most {limit} values")],
+        )
+    return unique

@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from vanity_common.app import ServiceParts, build_service_app
+from vanity_common.app import service_app_factory
 
 from vanity_cart import grpc_api, rest
 from vanity_cart.bootstrap import build_container
-from vanity_cart.settings import CartSettings, load_settings
+from vanity_cart.settings import load_settings
 
-
-def create_app(settings: CartSettings | None = None, **overrides) -> FastAPI:
-    """`overrides` go to `build_container` (tests: ports, clock)."""
-    settings = settings or load_settings()
-    app = build_service_app(
-        settings,
-        ServiceParts(
-            routers=[rest.router],
-            container=lambda: build_container(settings, **overrides),
-            register_grpc=grpc_api.register,
-        ),
-    )
-    rest.install_problem_details(app)
-    return app
+# create_app(settings=None, **overrides): overrides go to `build_container` (tests: ports, clock).
+create_app = service_app_factory(
+    load_settings, build_container, routers=[rest.router], register_grpc=grpc_api.register
+)

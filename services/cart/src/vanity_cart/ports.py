@@ -26,6 +26,7 @@ from vanity_common.grpc_client import (
     DependencyUnavailable,
     Port,
 )
+from vanity_common.mapping import view_from
 
 from vanity_cart.domain import StockState
 
@@ -91,13 +92,9 @@ class GrpcCatalog(Port):
             timeout_s=self.deadline_s,
         )
         return {
-            v.sku: VariantInfo(
-                sku=v.sku,
-                product_name=v.product_name,
-                product_slug=v.product_slug,
-                brand_name=v.brand_name,
-                variant_name=v.variant_name,
-                image_url=v.image_url,
+            v.sku: view_from(
+                VariantInfo,
+                v,
                 price_minor=int(v.price.amount_minor),
                 currency=v.price.currency,
                 on_sale=v.active,

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from vanity_common.mapping import view_from
 
 from vanity_cart.tables import cart_lines, carts
 
@@ -50,16 +51,7 @@ _HEADER = (
 
 
 def _row(r) -> CartRow:
-    return CartRow(
-        id=r.id,
-        user_id=r.user_id,
-        version=int(r.version),
-        locked_by=r.locked_by,
-        locked_at=r.locked_at,
-        cleared_by=r.cleared_by,
-        merged_into=r.merged_into,
-        updated_at=r.updated_at,
-    )
+    return view_from(CartRow, r, version=int(r.version))
 
 
 async def _load(conn: AsyncConnection, condition) -> StoredCart | None:

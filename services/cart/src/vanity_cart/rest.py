@@ -16,17 +16,16 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-import orjson
-from fastapi import APIRouter, Body, Depends, FastAPI, Header, Path, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 from vanity_common.app import container, json_response
 from vanity_common.auth import OptionalUser
-from vanity_common.errors import FieldError, InvalidArgument, problem_response
+from vanity_common.errors import FieldError, InvalidArgument
 from vanity_common.idempotency import caller_scope, idempotent
 
 from vanity_cart import domain
 from vanity_cart.bootstrap import CartContainer
-from vanity_cart.service import CartView, LineView, Money, NotEnoughStockError, Shopper
+from vanity_cart.service import CartView, LineView, Money, Shopper
 
 router = APIRouter(prefix="/api/v1", tags=["cart"])
 
@@ -185,21 +184,3 @@ async def clear_cart(
 ):
     view = await services.cart.clear(_shopper(user, token), _version(if_match))
     return _respond(services, view)
-
-
-def install_problem_details(app: FastAPI) -> None:
-    """409 NOT_ENOUGH_STOCK says how many units can be bought, in the problem itself."""
-
-    @app.exception_handler(NotEnoughStockError)
-    async def _not_enough_stock(_: Request, exc: NotEnoughStockError):
-        response = problem_response(
-            exc.http_status,
-            exc.message,
-            reason=exc.reason,
-            errors=[e.as_dict() for e in exc.errors],
-        )
-        body = orjson.loads(response.body)
-        body.update(sku=exc.sku, available_quantity=exc.available, quantity_in_cart=exc.in_cart)
-        response.body = orjson.dumps(body)
-        response.headers["content-length"] = str(len(response.body))
-        return response

@@ -19,12 +19,12 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import grpc
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
-from vanity_common.clock import utcnow
+from vanity_common.clock import Clock, utcnow
 from vanity_common.db import Database
 from vanity_common.errors import (
     FailedPrecondition,
@@ -46,8 +46,6 @@ from vanity_cart.ports import (
 )
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
 
 
 # ----------------------------------------------------------------------------- commands/views
@@ -111,7 +109,7 @@ class CartView:
 
 
 class NotEnoughStockError(ServiceError):
-    """409 that says how many units can be bought (REST adds the figures to the problem)."""
+    """409 that says how many units can be bought (the figures are members of the problem)."""
 
     def __init__(self, error: domain.NotEnoughStock) -> None:
         super().__init__(
@@ -120,6 +118,11 @@ class NotEnoughStockError(ServiceError):
             errors=[FieldError("quantity", str(error))],
             http_status=409,
             grpc_code=grpc.StatusCode.FAILED_PRECONDITION,
+            extensions={
+                "sku": error.sku,
+                "available_quantity": error.available,
+                "quantity_in_cart": error.in_cart,
+            },
         )
         self.sku = error.sku
         self.available = error.available

@@ -16,7 +16,7 @@ from sqlalchemy import (
     String,
     Table,
 )
-from vanity_common.db import UTCDateTime, new_metadata
+from vanity_common.db import UTCDateTime, new_metadata, timestamp_columns
 from vanity_common.idempotency import idempotency_table
 
 metadata = new_metadata()
@@ -33,8 +33,7 @@ carts = Table(
     Column("locked_at", UTCDateTime, nullable=True),
     Column("cleared_by", String(64), nullable=True),  # last checkout that emptied it (replays)
     Column("merged_into", String(32), nullable=True),  # guest cart: the user cart it joined
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     CheckConstraint(
         "(user_id IS NULL AND guest_token_hash IS NOT NULL)"
         " OR (user_id IS NOT NULL AND guest_token_hash IS NULL)",

@@ -13,7 +13,10 @@ from vanity_common.db import Database
 from vanity_common.outbox import OutboxRelay
 
 from vanity_catalog.cache import ReadCache, cache_from_settings
+from vanity_catalog.images.rules import UploadLimits
+from vanity_catalog.images.store import ImageStore, store_from_settings
 from vanity_catalog.service import AdminWriter, BrowseService, ProductAdmin, TaxonomyAdmin
+from vanity_catalog.service.images import ImageAdmin, ImageLibrary
 from vanity_catalog.settings import CatalogSettings, load_settings
 
 
@@ -25,6 +28,8 @@ class CatalogContainer(ServiceContainer):
     products: ProductAdmin  # admin: products and variants
     taxonomy: TaxonomyAdmin  # admin: brands and categories
     writer: AdminWriter  # admin writes' unit of work, audit trail and cache invalidation
+    images: ImageLibrary  # product images: served variants, placeholders (the ImageStore port)
+    image_admin: ImageAdmin  # admin: image uploads
     # Cache-Control of the public reads (CATALOG_HTTP_MAX_AGE_SECONDS).
     cache_control: str
 
@@ -42,11 +47,16 @@ def build_container(
     clock: Clock = utcnow,
     db: Database | None = None,
     pool_size: int | None = None,
+    image_store: ImageStore | None = None,
 ) -> CatalogContainer:
     settings = settings or load_settings()
     core = CatalogContainer.core(settings, db=db, pool_size=pool_size)
     cache = cache or cache_from_settings(settings)
     writer = AdminWriter(core["db"], cache, clock=clock)
+    # Not a readiness check: without its image store the catalog still sells (pictures fail).
+    image_store = image_store or store_from_settings(settings)
+    images = ImageLibrary(image_store, slots=settings.image_processing_slots)
+    limits = UploadLimits(settings.image_max_bytes, settings.image_max_pixels)
     container = CatalogContainer(
         **core,
         clock=clock,
@@ -55,6 +65,8 @@ def build_container(
         products=ProductAdmin(writer, settings.currency),
         taxonomy=TaxonomyAdmin(writer),
         writer=writer,
+        images=images,
+        image_admin=ImageAdmin(images, writer, limits),
         cache_control=(
             f"public, max-age={settings.http_max_age_seconds}"
             if settings.http_max_age_seconds > 0
@@ -62,4 +74,5 @@ def build_container(
         ),
     )
     container.on_close(cache.close)
+    container.on_close(image_store.close)
     return container

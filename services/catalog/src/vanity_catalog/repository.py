@@ -149,6 +149,7 @@ _VARIANT_COLUMNS = (
     variants.c.currency,
     variants.c.active,
     variants.c.position,
+    variants.c.image,
 )
 
 
@@ -251,6 +252,7 @@ async def variants_by_sku(conn, skus: list[str]) -> list[Row]:
             variants.c.price_minor,
             variants.c.currency,
             variants.c.active,
+            variants.c.image,
             products.c.id.label("product_id"),
             products.c.slug.label("product_slug"),
             products.c.name.label("product_name"),

@@ -166,9 +166,15 @@ async def load_catalog(db: Database, data: dict[str, Any]) -> dict[str, int]:
 
 async def seed(settings: CatalogSettings) -> None:
     from vanity_catalog.bootstrap import build_container
+    from vanity_catalog.seed_images import attach_demo_images
 
     async with build_container(settings, pool_size=2) as services:
-        added = await load_catalog(services.db, load_demo())
+        data = load_demo()
+        added = await load_catalog(services.db, data)
         log.info("catalog demo data loaded: %s", added)
+        # generated pictures instead of the demo file's (fictional) image URLs
+        await services.images.store.setup()
+        pictures = await attach_demo_images(services.db, services.images, data)
+        log.info("catalog demo pictures: %s", pictures)
         # Running catalog processes sharing a Redis cache must not serve the old catalog.
         await services.cache.invalidate()

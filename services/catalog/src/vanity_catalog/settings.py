@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from vanity_common.settings import ServiceSettings
+from vanity_catalog.images.settings import ImageSettings
 
 
-class CatalogSettings(ServiceSettings):
+class CatalogSettings(ImageSettings):  # ImageSettings: product image storage and upload limits
     service_name: ClassVar[str] = "catalog"
     default_http_port: ClassVar[int] = 8002
     default_grpc_port: ClassVar[int] = 50052

@@ -23,7 +23,7 @@ from sqlalchemy import (
     Table,
     Text,
 )
-from vanity_common.db import UTCDateTime, new_metadata
+from vanity_common.db import UTCDateTime, autoincrement_id, new_metadata, timestamp_columns
 
 metadata = new_metadata()
 
@@ -35,8 +35,7 @@ brands = Table(
     Column("slug", String(120), nullable=False, unique=True),
     Column("name", String(120), nullable=False),
     Column("description", Text, nullable=False, server_default=""),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
 )
 
 categories = Table(
@@ -51,8 +50,7 @@ categories = Table(
     Column("path", String(255), nullable=False, index=True),
     Column("depth", Integer, nullable=False),
     Column("position", Integer, nullable=False, server_default="0"),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
 )
 
 products = Table(
@@ -75,8 +73,7 @@ products = Table(
     Column("currency", String(3), nullable=False),
     # Lower-cased, accent-folded "name brand description tags" for the text query.
     Column("search_text", Text, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     CheckConstraint("status IN ('draft', 'active', 'archived')", name="status_valid"),
     CheckConstraint("min_price_minor IS NULL OR min_price_minor >= 0", name="min_price_valid"),
     Index("ix_products_status_created_at_id", "status", "created_at", "id"),
@@ -103,12 +100,13 @@ variants = Table(
     Column("name", String(120), nullable=False),  # shade or size, e.g. "Ruby Woo", "50 ml"
     Column("shade_hex", String(7), nullable=True),
     Column("size", String(32), nullable=True),
+    # The variant's own picture (a shade swatch): an image key (images/rules.py) or a URL.
+    Column("image", String(500), nullable=True),
     Column("price_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("active", Boolean, nullable=False),
     Column("position", Integer, nullable=False, server_default="0"),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     CheckConstraint("price_minor >= 0", name="price_non_negative"),
     Index("ix_variants_product_id_active_price_minor", "product_id", "active", "price_minor"),
 )
@@ -116,9 +114,7 @@ variants = Table(
 admin_audit = Table(
     "admin_audit",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    autoincrement_id(),
     Column("at", UTCDateTime, nullable=False, index=True),
     Column("actor", String(64), nullable=False),  # principal user id
     Column("action", String(64), nullable=False),  # e.g. "product.update"

@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy.engine import Row
 
+from vanity_catalog.images.rules import public_url
+
 
 def _iso(value) -> str:
     return value.isoformat().replace("+00:00", "Z")
@@ -22,6 +24,7 @@ def variant(row: Row, admin: bool = False) -> dict[str, Any]:
         "shade_hex": row.shade_hex,
         "size": row.size,
         "price": money(row.price_minor, row.currency),
+        "image": public_url(row.image) if row.image else None,  # the shade's own picture
     }
     if admin:
         out["active"] = bool(row.active)
@@ -37,7 +40,7 @@ def list_item(row: Row, row_variants: list[Row]) -> dict[str, Any]:
         "name": row.name,
         "brand": {"slug": row.brand_slug, "name": row.brand_name},
         "category": {"slug": row.category_slug, "name": row.category_name},
-        "image": images[0] if images else None,
+        "image": public_url(images[0]) if images else None,
         "price": money(row.min_price_minor, row.currency),
         "tags": row.tags or [],
         "variant_count": len(row_variants),
@@ -61,7 +64,7 @@ def product_detail(
         "category": {"slug": row.category_slug, "name": row.category_name},
         "breadcrumb": breadcrumb,
         "description": row.description,
-        "images": row.images or [],
+        "images": [public_url(ref) for ref in row.images or []],
         "attributes": row.attributes or {},
         "tags": row.tags or [],
         "price": money(row.min_price_minor, row.currency),

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 
 from vanity.cart.v1 import cart_pb2, cart_pb2_grpc
 from vanity.catalog.v1 import catalog_pb2, catalog_pb2_grpc
@@ -22,7 +21,10 @@ from vanity.inventory.v1 import inventory_pb2, inventory_pb2_grpc
 from vanity.payments.v1 import payments_pb2, payments_pb2_grpc
 from vanity_common.errors import FailedPrecondition
 from vanity_common.grpc_client import ChannelPool, Port, RemoteFailure
+from vanity_common.mapping import contract_enum, from_contract, view_from
 from vanity_common.settings import ServiceSettings
+
+from vanity_checkout.domain import ShippingAddress
 
 # ---- outcomes checkout branches on ---------------------------------------------------------
 
@@ -83,20 +85,10 @@ class Money:
 # ---- inventory -------------------------------------------------------------------------------
 
 
-class ReservationStatus(StrEnum):
-    UNSPECIFIED = "unspecified"
-    ACTIVE = "active"
-    COMMITTED = "committed"
-    RELEASED = "released"
-    EXPIRED = "expired"
-
-
-_RESERVATION_STATUS = {
-    inventory_pb2.RESERVATION_STATUS_ACTIVE: ReservationStatus.ACTIVE,
-    inventory_pb2.RESERVATION_STATUS_COMMITTED: ReservationStatus.COMMITTED,
-    inventory_pb2.RESERVATION_STATUS_RELEASED: ReservationStatus.RELEASED,
-    inventory_pb2.RESERVATION_STATUS_EXPIRED: ReservationStatus.EXPIRED,
-}
+# inventory.v1's reservation statuses: ReservationStatus.ACTIVE == "active", ...
+ReservationStatus = contract_enum(
+    "ReservationStatus", inventory_pb2.ReservationStatus, "RESERVATION_STATUS_"
+)
 
 
 @dataclass(frozen=True)
@@ -116,10 +108,10 @@ class Reservation:
 
 
 def _reservation(message: inventory_pb2.Reservation) -> Reservation:
-    return Reservation(
-        reservation_id=message.reservation_id,
-        order_id=message.order_id,
-        status=_RESERVATION_STATUS.get(message.status, ReservationStatus.UNSPECIFIED),
+    return view_from(
+        Reservation,
+        message,
+        status=from_contract(ReservationStatus, message.status),
         lines={line.sku: int(line.quantity) for line in message.lines},
         expires_at=(
             message.expires_at.ToDatetime(tzinfo=UTC) if message.HasField("expires_at") else None
@@ -192,15 +184,12 @@ class InventoryPort(Port):
         return _reservation(response)
 
     async def reservation(self, order_id: str) -> Reservation | None:
-        try:
-            response = await self.call(
-                "GetReservation",
-                inventory_pb2.GetReservationRequest(order_id=order_id),
-                reasons={"RESERVATION_NOT_FOUND": _NotFound},
-            )
-        except _NotFound:
-            return None
-        return _reservation(response)
+        response = await self.find(
+            "GetReservation",
+            inventory_pb2.GetReservationRequest(order_id=order_id),
+            not_found="RESERVATION_NOT_FOUND",
+        )
+        return _reservation(response) if response is not None else None
 
 
 # ---- catalog ---------------------------------------------------------------------------------
@@ -232,20 +221,7 @@ class CatalogPort(Port):
 
     async def variants(self, skus: Sequence[str]) -> Variants:
         response = await self.call("GetVariants", catalog_pb2.GetVariantsRequest(skus=list(skus)))
-        found = {
-            v.sku: Variant(
-                sku=v.sku,
-                product_id=v.product_id,
-                product_slug=v.product_slug,
-                product_name=v.product_name,
-                brand_name=v.brand_name,
-                variant_name=v.variant_name,
-                price=Money.of(v.price),
-                active=v.active,
-                image_url=v.image_url,
-            )
-            for v in response.variants
-        }
+        found = {v.sku: view_from(Variant, v, price=Money.of(v.price)) for v in response.variants}
         return Variants(found, list(response.unknown_skus))
 
 
@@ -262,17 +238,10 @@ class User:
 
 
 @dataclass(frozen=True)
-class Address:
-    address_id: str
-    user_id: str
-    full_name: str
-    line1: str
-    line2: str
-    city: str
-    region: str
-    postal_code: str
-    country: str
-    phone: str
+class Address(ShippingAddress):
+    """An entry of the user's address book at identity: the shipping fields and their owner."""
+
+    user_id: str = ""
 
 
 class IdentityPort(Port):
@@ -281,38 +250,23 @@ class IdentityPort(Port):
     idempotent_methods = ("GetUser", "GetAddress")
 
     async def user(self, user_id: str) -> User | None:
-        try:
-            u = await self.call(
-                "GetUser",
-                identity_pb2.GetUserRequest(user_id=user_id),
-                reasons={"USER_NOT_FOUND": _NotFound},
-            )
-        except _NotFound:
-            return None
-        return User(u.user_id, u.email, u.name, frozenset(u.roles), u.disabled)
+        u = await self.find(
+            "GetUser", identity_pb2.GetUserRequest(user_id=user_id), not_found="USER_NOT_FOUND"
+        )
+        return (
+            User(u.user_id, u.email, u.name, frozenset(u.roles), u.disabled)
+            if u is not None
+            else None
+        )
 
     async def address(self, user_id: str, address_id: str) -> Address | None:
         """The user's own address; None when missing or another user's (identity checks)."""
-        try:
-            a = await self.call(
-                "GetAddress",
-                identity_pb2.GetAddressRequest(user_id=user_id, address_id=address_id),
-                reasons={"ADDRESS_NOT_FOUND": _NotFound},
-            )
-        except _NotFound:
-            return None
-        return Address(
-            address_id=a.address_id,
-            user_id=a.user_id,
-            full_name=a.full_name,
-            line1=a.line1,
-            line2=a.line2,
-            city=a.city,
-            region=a.region,
-            postal_code=a.postal_code,
-            country=a.country,
-            phone=a.phone,
+        a = await self.find(
+            "GetAddress",
+            identity_pb2.GetAddressRequest(user_id=user_id, address_id=address_id),
+            not_found="ADDRESS_NOT_FOUND",
         )
+        return view_from(Address, a) if a is not None else None
 
 
 # ---- cart ------------------------------------------------------------------------------------
@@ -364,16 +318,8 @@ class CartPort(Port):
 # ---- payments --------------------------------------------------------------------------------
 
 
-class PaymentStatus(StrEnum):
-    UNSPECIFIED = "unspecified"
-    PENDING = "pending"
-    REQUIRES_ACTION = "requires_action"
-    AUTHORIZED = "authorized"
-    CAPTURED = "captured"
-    FAILED = "failed"
-    VOIDED = "voided"
-    REFUNDED = "refunded"
-    PARTIALLY_REFUNDED = "partially_refunded"
+# payments.v1's payment statuses: PaymentStatus.CAPTURED == "captured", ...
+PaymentStatus = contract_enum("PaymentStatus", payments_pb2.PaymentStatus, "PAYMENT_STATUS_")
 
 
 @dataclass(frozen=True)
@@ -390,15 +336,12 @@ class Payment:
 
 
 def _payment(message: payments_pb2.Payment) -> Payment:
-    name = payments_pb2.PaymentStatus.Name(message.status).removeprefix("PAYMENT_STATUS_")
-    return Payment(
-        payment_id=message.payment_id,
-        order_id=message.order_id,
-        status=PaymentStatus(name.lower()),
+    return view_from(
+        Payment,
+        message,
+        status=from_contract(PaymentStatus, message.status),
         amount=Money.of(message.amount),
         refunded=Money.of(message.refunded),
-        provider=message.provider,
-        provider_reference=message.provider_reference,
         failure_reason=message.failure_reason or None,
         client_secret=message.client_secret or None,
     )
@@ -465,22 +408,12 @@ class PaymentsPort(Port):
     async def payment_for_order(self, order_id: str) -> Payment | None:
         """What payments knows about the order's payment: how the saga resolves an unknown
         outcome (a Charge that timed out) instead of guessing."""
-        try:
-            response = await self.call(
-                "GetPayment",
-                payments_pb2.GetPaymentRequest(order_id=order_id),
-                reasons={"PAYMENT_NOT_FOUND": _NotFound},
-            )
-        except _NotFound:
-            return None
-        return _payment(response)
-
-
-class _NotFound(Exception):
-    """Internal: a look-up found nothing (the port answers None)."""
-
-    def __init__(self, failure: RemoteFailure) -> None:
-        super().__init__(str(failure))
+        response = await self.find(
+            "GetPayment",
+            payments_pb2.GetPaymentRequest(order_id=order_id),
+            not_found="PAYMENT_NOT_FOUND",
+        )
+        return _payment(response) if response is not None else None
 
 
 @dataclass(frozen=True)

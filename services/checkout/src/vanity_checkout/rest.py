@@ -20,6 +20,7 @@ from vanity_common.app import container, json_response
 from vanity_common.auth import CurrentUser, Principal, require_admin
 from vanity_common.errors import FieldError, InvalidArgument
 from vanity_common.idempotency import IDEMPOTENCY_HEADER, idempotent, parse_key
+from vanity_common.mapping import json_fields
 from vanity_common.types import SafeText
 
 from vanity_checkout.bootstrap import CheckoutContainer
@@ -69,20 +70,7 @@ def order_json(order: Order) -> dict:
         ],
         "payment": {"id": order.payment_id, "status": order.payment_status},
         "failure_reason": order.failure_reason.value if order.failure_reason else None,
-        "shipping_address": (
-            {
-                "full_name": address.full_name,
-                "line1": address.line1,
-                "line2": address.line2,
-                "city": address.city,
-                "region": address.region,
-                "postal_code": address.postal_code,
-                "country": address.country,
-                "phone": address.phone,
-            }
-            if address
-            else None
-        ),
+        "shipping_address": json_fields(address, exclude=("address_id",)) if address else None,
         "tracking": (
             {"tracking_number": order.tracking_number, "carrier": order.carrier}
             if order.tracking_number

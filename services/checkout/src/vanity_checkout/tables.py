@@ -15,7 +15,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
 )
-from vanity_common.db import UTCDateTime, new_metadata
+from vanity_common.db import UTCDateTime, autoincrement_id, new_metadata, timestamp_columns
 from vanity_common.idempotency import idempotency_table
 
 metadata = new_metadata()
@@ -30,8 +30,7 @@ orders = Table(
     Column("total_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
     Column("payment_id", String(64), nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     Column("failure_reason", String(40), nullable=True),
     Column("refunded_minor", BigInteger, nullable=False, server_default="0"),
     # A copy of the address at order time (identity's may change later); JSON object.
@@ -53,9 +52,7 @@ orders = Table(
 order_items = Table(
     "order_items",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    autoincrement_id(),
     Column("order_id", String(36), ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
     Column("sku", String(64), nullable=False),
     Column("name", String(255), nullable=False),
@@ -88,8 +85,7 @@ sagas = Table(
     Column("lease_owner", String(80), nullable=True),
     Column("lease_until", UTCDateTime, nullable=True),
     Column("version", Integer, nullable=False, server_default="0"),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     Index("ix_sagas_state_next_attempt_at", "state", "next_attempt_at"),
 )
 
@@ -98,9 +94,7 @@ sagas = Table(
 saga_log = Table(
     "saga_log",
     metadata,
-    Column(
-        "id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
-    ),
+    autoincrement_id(),
     Column("order_id", String(36), nullable=False),
     Column("event", String(40), nullable=False),
     Column("from_state", String(16), nullable=True),

@@ -1,8 +1,6 @@
-"""Identity's composition root: everything its entry points use, built without FastAPI.
-
-The web app (app.py), the gRPC servicer, the Celery tasks (one container per worker process)
-and the CLI all call `build_container`; tests pass overrides (a clock, the keys, a database).
-"""
+"""Identity's composition root (see vanity_common.bootstrap): the signing keys, password
+hashing, the login throttle, the token issuer and the use cases with their e-mail outbox; tests
+pass overrides (a clock, the keys, a database)."""
 
 from __future__ import annotations
 

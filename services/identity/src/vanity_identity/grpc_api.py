@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from vanity.identity.v1 import identity_pb2 as pb
 from vanity.identity.v1 import identity_pb2_grpc as pb_grpc
 from vanity_common.errors import InvalidArgument, NotFound
+from vanity_common.mapping import message_from
 
 from vanity_identity.bootstrap import IdentityContainer
 from vanity_identity.service import MAX_ENDED_PAGE, IdentityService
@@ -34,19 +35,8 @@ class IdentityServicer(pb_grpc.IdentityServiceServicer):
     async def GetAddress(self, request, context):
         if not request.user_id or not request.address_id:
             raise NotFound("No such address.", reason="ADDRESS_NOT_FOUND")
-        a = await self.identity.get_address(request.user_id, request.address_id)
-        return pb.Address(
-            address_id=a.id,
-            user_id=a.user_id,
-            full_name=a.full_name,
-            line1=a.line1,
-            line2=a.line2,
-            city=a.city,
-            region=a.region,
-            postal_code=a.postal_code,
-            country=a.country,
-            phone=a.phone,
-        )
+        address = await self.identity.get_address(request.user_id, request.address_id)
+        return message_from(pb.Address, address, address_id=address.id)
 
     async def ListEndedSessions(self, request, context):
         if not 0 <= request.ended_after_us <= MAX_MICROS:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
+from vanity_common.mapping import view_from
 
 from vanity_identity.domain import (
     Address,
@@ -429,18 +430,9 @@ _ADDRESS_FIELDS = (
 
 
 def _address(row) -> Address:
-    return Address(
-        id=row.id,
-        user_id=row.user_id,
-        label=row.label,
-        full_name=row.full_name,
-        line1=row.line1,
-        line2=row.line2,
-        city=row.city,
-        region=row.region,
-        postal_code=row.postal_code,
-        country=row.country,
-        phone=row.phone,
+    return view_from(
+        Address,
+        row,
         is_default_shipping=bool(row.is_default_shipping),
         is_default_billing=bool(row.is_default_billing),
         created_at=utc(row.created_at),

@@ -13,6 +13,7 @@ from vanity_common.app import json_response, service_container
 from vanity_common.auth import CurrentUser, Principal, optional_principal, require_admin
 from vanity_common.errors import FieldError as ProblemField
 from vanity_common.errors import InvalidArgument, PermissionDenied, ServiceError
+from vanity_common.mapping import json_fields
 from vanity_common.types import SafeText
 
 from vanity_identity.domain import Address, User
@@ -102,22 +103,7 @@ def user_json(user: User) -> dict:
 
 
 def address_json(address: Address) -> dict:
-    return {
-        "id": address.id,
-        "label": address.label,
-        "full_name": address.full_name,
-        "line1": address.line1,
-        "line2": address.line2,
-        "city": address.city,
-        "region": address.region,
-        "postal_code": address.postal_code,
-        "country": address.country,
-        "phone": address.phone,
-        "is_default_shipping": address.is_default_shipping,
-        "is_default_billing": address.is_default_billing,
-        "created_at": address.created_at.isoformat(),
-        "updated_at": address.updated_at.isoformat(),
-    }
+    return json_fields(address, exclude=("user_id",))
 
 
 def tokens_json(pair: TokenPair, service: IdentityService) -> dict:

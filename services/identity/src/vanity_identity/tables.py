@@ -7,7 +7,7 @@ SHA-256 hex digests. Times are UTC (stored naive by SQLite/MariaDB, made aware o
 from __future__ import annotations
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, String, Table
-from vanity_common.db import UTCDateTime, new_metadata
+from vanity_common.db import UTCDateTime, new_metadata, timestamp_columns
 
 metadata = new_metadata()
 
@@ -23,8 +23,7 @@ users = Table(
     Column("permissions", String(128), nullable=False, server_default=""),
     Column("disabled_at", UTCDateTime, nullable=True),
     Column("password_changed_at", UTCDateTime, nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     Index("ix_users_created_at", "created_at"),
 )
 
@@ -88,7 +87,6 @@ addresses = Table(
     Column("phone", String(40), nullable=False, server_default=""),
     Column("is_default_shipping", Boolean, nullable=False, server_default="0"),
     Column("is_default_billing", Boolean, nullable=False, server_default="0"),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     Index("ix_addresses_user_id", "user_id"),
 )

@@ -42,6 +42,7 @@ from vanity_common.errors import (
     ServiceError,
 )
 from vanity_common.outbox import OutboxMessage, OutboxRelay
+from vanity_common.types import distinct_skus
 
 from vanity_inventory import domain, metrics
 from vanity_inventory import repository as repo
@@ -206,16 +207,7 @@ class InventoryService:
     # ----------------------------------------------------------------- public reads
 
     async def availability(self, skus: Sequence[str]) -> list[Availability]:
-        unique = list(dict.fromkeys(s.strip() for s in skus if s and s.strip()))
-        if not unique:
-            raise InvalidArgument(
-                "At least one SKU is required.", errors=[FieldError("sku", "required")]
-            )
-        if len(unique) > MAX_SKUS_PER_QUERY:
-            raise InvalidArgument(
-                f"At most {MAX_SKUS_PER_QUERY} SKUs per request.",
-                errors=[FieldError("sku", f"at most {MAX_SKUS_PER_QUERY} values")],
-            )
+        unique = distinct_skus(skus, field="sku", limit=MAX_SKUS_PER_QUERY)
         async with self.db.connect() as conn:
             found = {r.sku: r for r in await repo.stock_rows(conn, unique, self.clock())}
         out = []

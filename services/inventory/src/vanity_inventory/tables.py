@@ -18,17 +18,12 @@ from sqlalchemy import (
     Column,
     ForeignKey,
     Index,
-    Integer,
     String,
     Table,
 )
-from vanity_common.db import UTCDateTime, new_metadata
+from vanity_common.db import UTCDateTime, autoincrement_id, new_metadata, timestamp_columns
 
 metadata = new_metadata()
-
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY.
-LedgerId = BigInteger().with_variant(Integer(), "sqlite")
 
 stock_items = Table(
     "stock_items",
@@ -39,8 +34,7 @@ stock_items = Table(
     # Set when admins were told this SKU runs low; cleared when a restock lifts it above the
     # threshold. Lets the low-stock notification fire once per crossing.
     Column("low_stock_alerted_at", UTCDateTime, nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     CheckConstraint("on_hand >= 0", name="on_hand_non_negative"),
     CheckConstraint("reserved >= 0", name="reserved_non_negative"),
     CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
@@ -54,8 +48,7 @@ reservations = Table(
     Column("status", String(16), nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
     Column("status_reason", String(255), nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     CheckConstraint(
         "status IN ('active', 'committed', 'released', 'expired')", name="status_known"
     ),
@@ -82,7 +75,7 @@ reservation_lines = Table(
 inventory_logs = Table(
     "inventory_logs",
     metadata,
-    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    autoincrement_id(),
     Column("sku", String(64), nullable=False),
     Column("kind", String(24), nullable=False),
     Column("delta_on_hand", BigInteger, nullable=False),

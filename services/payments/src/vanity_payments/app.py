@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from vanity_common.app import ServiceParts, build_service_app
+from vanity_common.app import service_app_factory
 
 from vanity_payments import grpc_api, rest
 from vanity_payments.bootstrap import build_container
-from vanity_payments.settings import PaymentsSettings, load_settings
+from vanity_payments.settings import load_settings
 
-
-def create_app(settings: PaymentsSettings | None = None, **overrides) -> FastAPI:
-    """`overrides` go to `build_container` (tests inject a provider, a checkout port, a
-    webhook sender or a clock)."""
-    settings = settings or load_settings()
-    return build_service_app(
-        settings,
-        ServiceParts(
-            routers=[rest.router, rest.admin, rest.development],
-            container=lambda: build_container(settings, **overrides),
-            register_grpc=grpc_api.register,
-        ),
-    )
+# create_app(settings=None, **overrides): overrides go to `build_container` (tests inject a
+# provider, a checkout port, a webhook sender or a clock).
+create_app = service_app_factory(
+    load_settings,
+    build_container,
+    routers=[rest.router, rest.admin, rest.development],
+    register_grpc=grpc_api.register,
+)

@@ -12,19 +12,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from vanity.checkout.v1 import checkout_pb2, checkout_pb2_grpc
-from vanity_common.grpc_client import Port, RemoteFailure
+from vanity_common.grpc_client import Port
+from vanity_common.mapping import contract_enum, from_contract
 
-
-class OrderStatus(StrEnum):
-    UNSPECIFIED = "unspecified"
-    PENDING = "pending"
-    AWAITING_PAYMENT = "awaiting_payment"
-    CONFIRMED = "confirmed"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-    REFUNDED = "refunded"
-    PARTIALLY_REFUNDED = "partially_refunded"
-    SHIPPED = "shipped"
+# checkout.v1's order statuses: OrderStatus.CONFIRMED == "confirmed", ...
+OrderStatus = contract_enum("OrderStatus", checkout_pb2.OrderStatus, "ORDER_STATUS_")
 
 
 # An order in one of these no longer wants its payment's authorization.
@@ -43,14 +35,8 @@ class Order:
     payment_id: str
 
 
-class _NotFound(Exception):
-    def __init__(self, failure: RemoteFailure) -> None:
-        super().__init__(str(failure))
-
-
 def _order(message: checkout_pb2.Order) -> Order:
-    name = checkout_pb2.OrderStatus.Name(message.status).removeprefix("ORDER_STATUS_")
-    return Order(message.order_id, OrderStatus(name.lower()), message.payment_id)
+    return Order(message.order_id, from_contract(OrderStatus, message.status), message.payment_id)
 
 
 _OUTCOMES = {
@@ -66,15 +52,10 @@ class CheckoutPort(Port):
     idempotent_methods = ("GetOrder", "ReportPaymentOutcome")
 
     async def order(self, order_id: str) -> Order | None:
-        try:
-            response = await self.call(
-                "GetOrder",
-                checkout_pb2.GetOrderRequest(order_id=order_id),
-                reasons={"ORDER_NOT_FOUND": _NotFound},
-            )
-        except _NotFound:
-            return None
-        return _order(response)
+        response = await self.find(
+            "GetOrder", checkout_pb2.GetOrderRequest(order_id=order_id), not_found="ORDER_NOT_FOUND"
+        )
+        return _order(response) if response is not None else None
 
     async def report_payment_outcome(
         self,
@@ -93,10 +74,5 @@ class CheckoutPort(Port):
             provider_event_id=provider_event_id,
             failure_reason=failure_reason,
         )
-        try:
-            response = await self.call(
-                "ReportPaymentOutcome", request, reasons={"ORDER_NOT_FOUND": _NotFound}
-            )
-        except _NotFound:
-            return None
-        return _order(response)
+        response = await self.find("ReportPaymentOutcome", request, not_found="ORDER_NOT_FOUND")
+        return _order(response) if response is not None else None

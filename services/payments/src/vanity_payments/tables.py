@@ -24,13 +24,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from vanity_common.db import UTCDateTime, new_metadata
+from vanity_common.db import UTCDateTime, autoincrement_id, new_metadata, timestamp_columns
 from vanity_common.idempotency import idempotency_table
 
 metadata = new_metadata()
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY.
-LedgerId = BigInteger().with_variant(Integer(), "sqlite")
 
 payments = Table(
     "payments",
@@ -46,8 +43,7 @@ payments = Table(
     Column("provider", String(16), nullable=False),
     Column("provider_reference", String(128), nullable=True),
     Column("failure_reason", String(128), nullable=True),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     Column("captured_minor", BigInteger, nullable=False, server_default="0"),
     # What the provider was asked, so a retry after an unknown outcome re-sends the same request
     # under the same idempotency key.
@@ -78,7 +74,7 @@ provider_events = Table(
 payment_events = Table(
     "payment_events",
     metadata,
-    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    autoincrement_id(),
     Column(
         "payment_id", String(36), ForeignKey("payments.id", ondelete="RESTRICT"), nullable=False
     ),
@@ -102,8 +98,7 @@ mock_intents = Table(
     Column("id", String(64), primary_key=True),
     Column("payment_id", String(36), nullable=True),  # from the intent's metadata
     Column("record", Text, nullable=False),  # the MockIntent as JSON
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     Index("ix_mock_intents_payment_id", "payment_id"),
 )
 
@@ -132,7 +127,7 @@ mock_idempotency = Table(
 payment_refunds = Table(
     "payment_refunds",
     metadata,
-    Column("id", LedgerId, primary_key=True, autoincrement=True),
+    autoincrement_id(),
     Column(
         "payment_id", String(36), ForeignKey("payments.id", ondelete="RESTRICT"), nullable=False
     ),
@@ -142,8 +137,7 @@ payment_refunds = Table(
     Column("provider_refund_id", String(128), nullable=True),
     Column("actor", String(128), nullable=False),
     Column("reason", String(255), nullable=False),
-    Column("created_at", UTCDateTime, nullable=False),
-    Column("updated_at", UTCDateTime, nullable=False),
+    *timestamp_columns(),
     CheckConstraint("amount_minor > 0", name="amount_positive"),
     UniqueConstraint("payment_id", "idempotency_key", name="uq_payment_refunds_payment_key"),
 )

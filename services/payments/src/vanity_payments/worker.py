@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-from vanity_common.tasks import make_celery
+from vanity_common.tasks import make_celery, run_every
 
 from vanity_payments.settings import PaymentsSettings, load_settings
 
 
 def beat_schedule(settings: PaymentsSettings) -> dict[str, dict]:
-    return {
-        "payments-reconcile": {
-            "task": "payments.reconcile",
-            "schedule": settings.reconcile_interval_s,
-        },
-        "payments-purge-messages": {"task": "payments.purge_messages", "schedule": 86400.0},
-        "payments-purge-idempotency-keys": {
-            "task": "payments.purge_idempotency_keys",
-            "schedule": 3600.0,
-        },
-    }
+    return run_every(
+        {
+            "payments.reconcile": settings.reconcile_interval_s,
+            "payments.purge_messages": 86400.0,
+            "payments.purge_idempotency_keys": 3600.0,
+        }
+    )
 
 
 settings = load_settings()

@@ -1,11 +1,12 @@
 import { useRef, useState } from 'preact/hooks';
-import { Empty, Loading } from '../../components/Status';
+import { Loading } from '../../components/Status';
 import { api, ApiError } from '../../lib/api';
 import { IdempotentAttempt, STATUS_LABELS, type Order } from '../../lib/checkout';
 import { formatMoney, parseMajor, type Money } from '../../lib/money';
 import { Link } from '../../lib/router';
 import { useFetch } from '../../lib/useFetch';
-import { ActionResult, FilterForm, Refusable, ShowMore, Table, useAction, usePaged, when } from './common';
+import { ActionResult, FilterForm, Refusable, useAction, when } from './common';
+import { PagedList, usePagedList } from './PagedList';
 
 const ORDER_STATUSES = Object.keys(STATUS_LABELS);
 
@@ -27,8 +28,7 @@ export function AdminOrders({ search }: { search: string }) {
   if (user) query.set('user_id', user);
   if (from) query.set('created_from', from);
   if (to) query.set('created_to', new Date(new Date(to).getTime() + 86_400_000).toISOString()); // the whole "to" day
-  const path = `/api/v1/admin/orders?${query}`;
-  const { page, items, next, loadMore, busy, moreError } = usePaged<Order & { user_id?: string }>(`admin-orders ${path}`, path);
+  const orders = usePagedList<Order & { user_id?: string }>(`/api/v1/admin/orders?${query}`);
   return (
     <>
       <FilterForm base="/admin/orders" search={search} label="Filter orders">
@@ -56,38 +56,36 @@ export function AdminOrders({ search }: { search: string }) {
           <input id="order-to" name="to" type="date" defaultValue={params.get('to') ?? ''} />
         </div>
       </FilterForm>
-      {page.status === 'loading' && <Loading label="Loading orders…" />}
-      {page.status === 'error' && <Refusable error={page.error} retry={page.retry} />}
-      {page.status === 'ok' && !items.length && <Empty>No orders match.</Empty>}
-      {items.length > 0 && (
-        <Table label="Orders" caption="Orders, newest first">
-          <thead>
-            <tr>
-              <th scope="col">Order</th>
-              <th scope="col">Placed</th>
-              <th scope="col">Status</th>
-              <th scope="col">Payment</th>
-              <th scope="col" class="num">Total</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((o) => (
-              <tr key={o.id} data-order-id={o.id}>
-                <th scope="row">
-                  <Link href={`/admin/orders/${encodeURIComponent(o.id)}`}>{o.id.slice(0, 8)}</Link>
-                </th>
-                <td>{when(o.created_at)}</td>
-                <td>
-                  <span class={`badge order-${o.status}`}>{STATUS_LABELS[o.status] ?? o.status}</span>
-                </td>
-                <td>{o.payment.status ?? '—'}</td>
-                <td class="num">{formatMoney(o.total)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </Table>
-      )}
-      <ShowMore next={next} busy={busy} error={moreError} onMore={loadMore} />
+      <PagedList
+        list={orders}
+        label="Orders"
+        caption="Orders, newest first"
+        noun={['order', 'orders']}
+        loading="Loading orders…"
+        empty="No orders match."
+        head={
+          <tr>
+            <th scope="col">Order</th>
+            <th scope="col">Placed</th>
+            <th scope="col">Status</th>
+            <th scope="col">Payment</th>
+            <th scope="col" class="num">Total</th>
+          </tr>
+        }
+        row={(o) => (
+          <tr key={o.id} data-order-id={o.id}>
+            <th scope="row">
+              <Link href={`/admin/orders/${encodeURIComponent(o.id)}`}>{o.id.slice(0, 8)}</Link>
+            </th>
+            <td>{when(o.created_at)}</td>
+            <td>
+              <span class={`badge order-${o.status}`}>{STATUS_LABELS[o.status] ?? o.status}</span>
+            </td>
+            <td>{o.payment.status ?? '—'}</td>
+            <td class="num">{formatMoney(o.total)}</td>
+          </tr>
+        )}
+      />
     </>
   );
 }

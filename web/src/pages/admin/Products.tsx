@@ -4,7 +4,9 @@ import { api, ApiError } from '../../lib/api';
 import { formatMoney, minorDigits, parseMajor, toMajor, type Money } from '../../lib/money';
 import { Link, navigate } from '../../lib/router';
 import { useFetch } from '../../lib/useFetch';
-import { ActionResult, Refusable, ShowMore, Table, useAction, usePaged } from './common';
+import { ImageUpload } from '../../components/ImageUpload';
+import { ActionResult, Refusable, Table, useAction } from './common';
+import { PagedList, usePagedList } from './PagedList';
 
 interface AdminProductRow {
   id: number;
@@ -25,6 +27,7 @@ interface Variant {
   price: Money | null;
   active: boolean;
   position: number;
+  image: string | null;
 }
 
 interface AdminProduct {
@@ -36,6 +39,7 @@ interface AdminProduct {
   category: { id: number; name: string };
   description: string;
   tags: string[];
+  images: string[];
   variants: Variant[];
 }
 
@@ -46,7 +50,7 @@ interface Named {
 }
 
 export function ProductsTable() {
-  const { page, items, next, loadMore, busy, moreError } = usePaged<AdminProductRow>('admin-products', '/api/v1/admin/products?limit=50');
+  const products = usePagedList<AdminProductRow>('/api/v1/admin/products?limit=50');
   return (
     <>
       <p>
@@ -54,40 +58,38 @@ export function ProductsTable() {
           New product
         </Link>
       </p>
-      {page.status === 'loading' && <Loading label="Loading products…" />}
-      {page.status === 'error' && <Refusable error={page.error} retry={page.retry} />}
-      {page.status === 'ok' && !items.length && <Empty>No products yet.</Empty>}
-      {items.length > 0 && (
-        <Table label="Products" caption="Products, newest first">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Brand</th>
-              <th scope="col">Category</th>
-              <th scope="col">Status</th>
-              <th scope="col" class="num">Variants</th>
-              <th scope="col" class="num">From</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((p) => (
-              <tr key={p.id}>
-                <th scope="row">
-                  <Link href={`/admin/products/${p.id}`}>{p.name}</Link>
-                </th>
-                <td>{p.brand.name}</td>
-                <td>{p.category.name}</td>
-                <td>
-                  <span class={`badge status-${p.status}`}>{p.status}</span>
-                </td>
-                <td class="num">{p.variant_count}</td>
-                <td class="num">{p.price ? formatMoney(p.price) : '—'}</td>
-              </tr>
-            ))}
-          </tbody>
-        </Table>
-      )}
-      <ShowMore next={next} busy={busy} error={moreError} onMore={loadMore} />
+      <PagedList
+        list={products}
+        label="Products"
+        caption="Products, newest first"
+        noun={['product', 'products']}
+        loading="Loading products…"
+        empty="No products yet."
+        head={
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Brand</th>
+            <th scope="col">Category</th>
+            <th scope="col">Status</th>
+            <th scope="col" class="num">Variants</th>
+            <th scope="col" class="num">From</th>
+          </tr>
+        }
+        row={(p) => (
+          <tr key={p.id}>
+            <th scope="row">
+              <Link href={`/admin/products/${p.id}`}>{p.name}</Link>
+            </th>
+            <td>{p.brand.name}</td>
+            <td>{p.category.name}</td>
+            <td>
+              <span class={`badge status-${p.status}`}>{p.status}</span>
+            </td>
+            <td class="num">{p.variant_count}</td>
+            <td class="num">{p.price ? formatMoney(p.price) : '—'}</td>
+          </tr>
+        )}
+      />
     </>
   );
 }
@@ -116,6 +118,7 @@ export function ProductEditor({ id }: { id: string }) {
       </p>
       <h2>{current ? `Edit ${current.name}` : 'New product'}</h2>
       <ProductForm key={current?.id ?? 'new'} product={current} brands={taxonomy.data.brands} categories={taxonomy.data.categories} onSaved={(p) => product.setData(p)} />
+      {current && <ImageUpload product={current} onChange={(p) => product.setData(p)} />}
       {current && <Variants product={current} onChange={(p) => product.setData(p)} />}
     </div>
   );

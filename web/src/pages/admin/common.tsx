@@ -1,9 +1,8 @@
-import type { ComponentChildren } from 'preact';
+import type { ComponentChildren, Ref } from 'preact';
 import { useState } from 'preact/hooks';
 import { ErrorState } from '../../components/Status';
-import { api, ApiError, friendlyMessage } from '../../lib/api';
+import { ApiError, friendlyMessage } from '../../lib/api';
 import { Link, navigate } from '../../lib/router';
-import { useFetch } from '../../lib/useFetch';
 
 export function NotAllowed() {
   return (
@@ -23,58 +22,19 @@ export function Refusable({ error, retry }: { error: unknown; retry: () => void 
   return <ErrorState error={error} onRetry={retry} />;
 }
 
-export interface Paged<T> {
-  items: T[];
-  next_cursor: string | number | null;
-}
-
-/** A list read page by page: "Show more" appends the next page (admin lists are read in order). */
-export function usePaged<T>(key: string, path: string) {
-  const page = useFetch(key, (signal) => api<Paged<T>>(path, { auth: true, signal }));
-  const [more, setMore] = useState<{ key: string; items: T[]; next: string | null; busy: boolean; error: unknown }>({
-    key,
-    items: [],
-    next: null,
-    busy: false,
-    error: null,
-  });
-  const own = more.key === key ? more : { key, items: [] as T[], next: null, busy: false, error: null };
-  const first = page.status === 'ok' && page.data.next_cursor !== null ? String(page.data.next_cursor) : null;
-  const next = own.items.length ? own.next : first;
-  async function loadMore() {
-    if (!next || own.busy) return;
-    setMore({ ...own, busy: true, error: null });
-    try {
-      const sep = path.includes('?') ? '&' : '?';
-      const answer = await api<Paged<T>>(`${path}${sep}cursor=${encodeURIComponent(next)}`, { auth: true });
-      const after = answer.next_cursor === null ? null : String(answer.next_cursor);
-      setMore({ key, items: [...own.items, ...answer.items], next: after, busy: false, error: null });
-    } catch (error) {
-      setMore({ ...own, busy: false, error });
-    }
-  }
-  const items = page.status === 'ok' ? [...page.data.items, ...own.items] : [];
-  return { page, items, next, loadMore, busy: own.busy, moreError: own.error };
-}
-
-export function ShowMore({ next, busy, error, onMore }: { next: string | null; busy: boolean; error: unknown; onMore: () => void }) {
+export function Table({
+  label,
+  caption,
+  children,
+  wrapRef,
+}: {
+  label: string;
+  caption: string;
+  children: ComponentChildren;
+  wrapRef?: Ref<HTMLDivElement>;
+}) {
   return (
-    <>
-      {error !== null && <ErrorState error={error} onRetry={onMore} />}
-      {next && error === null && (
-        <p class="pager">
-          <button type="button" class="button secondary" disabled={busy} onClick={onMore}>
-            {busy ? 'Loading…' : 'Show more'}
-          </button>
-        </p>
-      )}
-    </>
-  );
-}
-
-export function Table({ label, caption, children }: { label: string; caption: string; children: ComponentChildren }) {
-  return (
-    <div class="table-wrap" tabIndex={0} role="region" aria-label={label}>
+    <div class="table-wrap" tabIndex={0} role="region" aria-label={label} ref={wrapRef}>
       <table>
         <caption class="visually-hidden">{caption}</caption>
         {children}

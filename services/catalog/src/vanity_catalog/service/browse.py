@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from vanity_common.db import Database
 from vanity_common.errors import FieldError, InvalidArgument, NotFound
-from vanity_common.types import MAX_DB_INT, db_int_in_range
+from vanity_common.types import MAX_DB_INT, db_int_in_range, distinct_skus
 
 from vanity_catalog import repository as repo
 from vanity_catalog import views
@@ -33,6 +33,7 @@ from vanity_catalog.domain import (
     search_terms,
     slugify,
 )
+from vanity_catalog.images.rules import public_url
 
 MAX_SKUS_PER_LOOKUP = 500
 
@@ -235,16 +236,7 @@ class BrowseService:
     # ---- internal price source (never cached) ------------------------------------------------
 
     async def get_variants(self, skus: list[str]) -> tuple[list[VariantInfo], list[str]]:
-        unique = list(dict.fromkeys(s.strip() for s in skus if s and s.strip()))
-        if not unique:
-            raise InvalidArgument(
-                "At least one SKU is required.", errors=[FieldError("skus", "required")]
-            )
-        if len(unique) > MAX_SKUS_PER_LOOKUP:
-            raise InvalidArgument(
-                f"At most {MAX_SKUS_PER_LOOKUP} SKUs per request.",
-                errors=[FieldError("skus", f"at most {MAX_SKUS_PER_LOOKUP} values")],
-            )
+        unique = distinct_skus(skus, field="skus", limit=MAX_SKUS_PER_LOOKUP)
         queryable = [s for s in unique if len(s) <= 64]
         async with self.db.connect() as conn:
             rows = {r.sku: r for r in await repo.variants_by_sku(conn, queryable)}
@@ -265,7 +257,8 @@ class BrowseService:
                     price_minor=int(r.price_minor),
                     currency=r.currency,
                     active=is_sellable(r.product_status, bool(r.active)),
-                    image_url=(r.images or [""])[0],
+                    # the shade's own picture, else the product's first
+                    image_url=public_url(r.image or (r.images or [""])[0]),
                 )
             )
         return found, unknown

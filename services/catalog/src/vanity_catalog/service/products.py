@@ -29,6 +29,7 @@ from vanity_catalog.domain import (
     status_problems,
     variant_activity_problems,
 )
+from vanity_catalog.images.rules import stored_ref
 from vanity_catalog.service.browse import breadcrumb, product_page
 from vanity_catalog.service.writer import AdminWriter, reject_nulls
 from vanity_catalog.tables import products, variants
@@ -131,7 +132,7 @@ class ProductAdmin:
                     "brand_id": command.brand_id,
                     "category_id": command.category_id,
                     "description": command.description,
-                    "images": command.images,
+                    "images": [stored_ref(url) for url in command.images],
                     "attributes": _present(command.attributes),
                     "tags": command.tags,
                     "status": command.status,
@@ -163,6 +164,8 @@ class ProductAdmin:
         reject_nulls(fields)
         if "attributes" in fields:
             fields["attributes"] = _present(fields["attributes"])
+        if fields.get("images") is not None:  # our own image URLs are kept as their keys
+            fields["images"] = [stored_ref(url) for url in fields["images"]]
 
         async def work(conn):
             if not await repo.lock_product(conn, product_id):
