@@ -75,8 +75,8 @@ k8s-config: install ## render Kong's ConfigMap source for k8s from identity's ke
 docker-check: install ## hadolint + the project's rules on deploy/docker/{service,web}.Dockerfile (non-root, multi-stage, pinned bases)
 	$(PY) -m tools.check_dockerfiles
 
-load: install ## locust shoppers vs a fresh supervised suite: SLO gate + audit (USERS=60 TIME=90s LOAD_DB=sqlite|mariadb)
-	$(PY) -m tools.load_test --users $(or $(USERS),60) --time $(or $(TIME),90s) $(foreach s,$(SLO),--slo $(s))
+load: install ## locust shoppers vs a fresh supervised suite: SLO gate + audit (USERS=60 TIME=90s LOAD_DB=sqlite|mariadb; BROKEN=1: checkout skips stock, the audit must fail)
+	$(PY) -m tools.load_test --users $(or $(USERS),60) --time $(or $(TIME),90s) $(foreach s,$(SLO),--slo $(s)) $(if $(BROKEN),--broken-build)
 
 capacity: install ## stepped load: the highest request rate within the SLO (STEPS=20,40,... STEP_TIME=45s SLO=checkout=1000:3000 LOAD_DB=...)
 	$(PY) -m tools.load_test --capacity $(if $(STEPS),--steps $(STEPS)) $(if $(STEP_TIME),--step-time $(STEP_TIME)) $(foreach s,$(SLO),--slo $(s))

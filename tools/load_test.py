@@ -73,11 +73,25 @@ def parse_slo(items: Iterable[str]) -> dict[str, tuple[float, float]]:
 # ------------------------------------------------------------------------ the suite
 
 
+# `--broken-build`: the suite's processes start with this folder first on PYTHONPATH, whose
+# sitecustomize makes checkout skip the saga's stock steps (tools/broken_build).
+BROKEN_BUILD = ROOT / "tools" / "broken_build"
+
+
 def start_suite(
-    out: Path, offset: int, database: str, proxied_service: str | None = None
+    out: Path,
+    offset: int,
+    database: str,
+    proxied_service: str | None = None,
+    *,
+    broken_build: bool = False,
 ) -> SupervisedSuite:
+    extra_env = {"PYTHONPATH": f"{BROKEN_BUILD}{os.pathsep}{ROOT}"} if broken_build else {}
     suite = SupervisedSuite(
-        Layout(out / "suite", offset), database=database, proxied_service=proxied_service
+        Layout(out / "suite", offset),
+        database=database,
+        proxied_service=proxied_service,
+        extra_env=extra_env,
     )
     started = time.monotonic()
     print(f"starting the suite ({database}, ports +{offset}) under supervisord", flush=True)
@@ -473,7 +487,7 @@ def load(ns: argparse.Namespace) -> int:
     payments_url = ""
     try:
         if host is None:
-            suite = start_suite(out, ns.offset, ns.db)
+            suite = start_suite(out, ns.offset, ns.db, broken_build=ns.broken_build)
             host = suite.layout.gateway
             payments_url = f"http://127.0.0.1:{suite.layout.http('payments')}"
         if ns.capacity:
@@ -487,6 +501,8 @@ def load(ns: argparse.Namespace) -> int:
             )
         )  # fmt: skip
         header = f"make load: {ns.users} shoppers, {duration:.0f}s, {ns.db}"
+        if ns.broken_build:
+            header += " - BROKEN BUILD (checkout skips reserving and committing stock)"
         gate, _stats, text = summarise_run(
             out, samples, slo, ns.max_error_rate, header, warmup=warmup_seconds(ns)
         )
@@ -501,6 +517,11 @@ def load(ns: argparse.Namespace) -> int:
     (out / "summary.md").write_text(text + "\n")
     print(text)
     print(f"\nresults: {out}")
+    if ns.broken_build:
+        # The point of a broken build is that the audit catches it: success is a failed audit.
+        caught = result is not None and not result.ok
+        print("broken build: " + ("the audit failed, as it must" if caught else "NOT CAUGHT"))
+        return 0 if caught else 1
     return 0 if gate.ok and (result is None or result.ok) else 1
 
 
@@ -581,6 +602,11 @@ def main(argv: list[str] | None = None) -> int:
         "arriving shoppers' sign-ins are hashed)",
     )
     parser.add_argument("--capacity", action="store_true", help="stepped run: find the capacity")
+    parser.add_argument(
+        "--broken-build",
+        action="store_true",
+        help="checkout skips the stock steps (tools/broken_build): exits 0 when the audit fails",
+    )
     parser.add_argument("--steps", default="20,40,60,90,120,160,220")
     parser.add_argument("--step-time", default="45s")
     return load(parser.parse_args(argv))

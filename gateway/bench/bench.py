@@ -24,14 +24,8 @@ from pathlib import Path
 import aiohttp
 import yaml
 from vanity_gateway.render import dump, public_keys, render
-from vanity_gateway.testing import (
-    KONG_YML,
-    SERVICES,
-    generate_key,
-    mint_token,
-    plugin_of,
-    route_of,
-)
+from vanity_testkit.gateway import KONG_YML, SERVICES, plugin_of, route_of
+from vanity_testkit.tokens import generate_key, mint_token
 
 ECHO = Path(__file__).resolve().parents[1] / "tests" / "echo_upstream.py"
 

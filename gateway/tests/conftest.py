@@ -10,7 +10,8 @@ import aiohttp
 import pytest
 import yaml
 from vanity_gateway.render import render
-from vanity_gateway.testing import KONG_YML, FixedClock, generate_key
+from vanity_testkit.gateway import KONG_YML, FixedClock
+from vanity_testkit.tokens import generate_key
 
 HERE = Path(__file__).parent
 

@@ -6,7 +6,8 @@ import json
 
 import pytest
 from vanity_gateway.schema import check
-from vanity_gateway.testing import b64url, mint_token, plugin_of, route_of, running_gateway
+from vanity_testkit.gateway import plugin_of, route_of, running_gateway
+from vanity_testkit.tokens import b64url, mint_token
 
 pytestmark = pytest.mark.timeout(60)
 ANONYMOUS_ID = "6f0e1c2a-5b7d-4c39-9a51-0c7f6a1e2b00"

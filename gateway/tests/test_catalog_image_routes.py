@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from vanity_gateway.testing import mint_token, running_gateway
+from vanity_testkit.gateway import running_gateway
+from vanity_testkit.tokens import mint_token
 
 pytestmark = pytest.mark.timeout(60)
 IMAGE = "/api/v1/images/0123456789abcdef0123456789abcdef-10x10/480.webp"

@@ -12,15 +12,8 @@ import pytest
 import redis.asyncio as aioredis
 import yaml
 from vanity_gateway.render import dump, public_keys, render
-from vanity_gateway.testing import (
-    KONG_YML,
-    b64url,
-    mint_token,
-    plugin_of,
-    route_of,
-    running_gateway,
-    service_of,
-)  # fmt: skip
+from vanity_testkit.gateway import KONG_YML, plugin_of, route_of, running_gateway, service_of
+from vanity_testkit.tokens import b64url, mint_token  # fmt: skip
 
 pytestmark = pytest.mark.timeout(60)
 UNAUTH = {"message": "Unauthorized"}

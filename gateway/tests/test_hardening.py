@@ -10,8 +10,9 @@ import json
 import pytest
 from vanity_gateway.realip import RealIp
 from vanity_gateway.server import ClientLimits
-from vanity_gateway.testing import mint_token, plugin_of, route_of, running_gateway
 from vanity_gateway.uri import escape, normalize
+from vanity_testkit.gateway import plugin_of, route_of, running_gateway
+from vanity_testkit.tokens import mint_token
 from yarl import URL
 
 pytestmark = pytest.mark.timeout(60)

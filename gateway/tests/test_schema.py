@@ -5,7 +5,7 @@ import sys
 
 import yaml
 from vanity_gateway.schema import check
-from vanity_gateway.testing import KONG_YML
+from vanity_testkit.gateway import KONG_YML
 
 
 def test_committed_config_is_valid_and_has_no_keys():

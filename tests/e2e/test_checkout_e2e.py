@@ -13,7 +13,7 @@ import uuid
 
 import httpx
 import pytest
-from vanity_gateway.testing import mint_token
+from vanity_testkit.tokens import mint_token
 
 pytestmark = pytest.mark.e2e
 

@@ -8,7 +8,7 @@ import uuid
 import httpx
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from vanity_gateway.testing import mint_token
+from vanity_testkit.tokens import mint_token
 
 from tools.suite import SERVICES
 

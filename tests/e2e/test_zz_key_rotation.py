@@ -7,8 +7,8 @@ import asyncio
 import base64
 import json
 
-from vanity_gateway.testing import mint_token
 from vanity_identity import keys
+from vanity_testkit.tokens import mint_token
 
 from tests.e2e.test_suite import sign_up
 from tools import local_setup

@@ -230,7 +230,7 @@ def gateway(orders: int, levels: list[int]) -> None:
 
 async def _through_gateway(layout, orders: int, levels: list[int]) -> None:
     import httpx
-    from vanity_gateway.testing import mint_token
+    from vanity_testkit.tokens import mint_token
 
     token = mint_token(layout.data_dir / "keys", sub="bench", admin=True)
     admin = {"Authorization": f"Bearer {token}"}

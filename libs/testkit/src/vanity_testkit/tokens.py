@@ -3,14 +3,20 @@ half sits in a KEYS_DIR the service under test reads: authorization tests in any
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from vanity_common.auth import jwk_thumbprint
+
+# What identity grants an admin (docs/auth.md).
+ADMIN_PERMS = ("catalog", "inventory", "orders", "users", "payments")
 
 
 class TokenMinter:
@@ -58,10 +64,104 @@ class TokenMinter:
     def admin(
         self,
         user_id: str = "admin-1",
-        perms=("catalog", "inventory", "orders", "users", "payments"),
+        perms=ADMIN_PERMS,
         **kw,
     ) -> str:
         return self.token(user_id, roles=("admin",), perms=tuple(perms), **kw)
 
     def headers(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
+
+
+# ---- identity's key layout (KEYS_DIR: <kid>.private.pem / .public.pem / active), for the gateway
+# stand-in's tests and the e2e suite, which read the keys identity's `make gateway-config` reads.
+
+
+def b64url(data: bytes) -> str:
+    """Unpadded base64url, for tests that hand-craft a malformed token."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def generate_key(keys_dir: str | Path, activate: bool = True) -> str:
+    """Creates `<key-id>.private.pem` / `.public.pem` (key id = 16 characters of the RFC 7638
+    thumbprint) and makes it the active key."""
+    keys_dir = Path(keys_dir)
+    keys_dir.mkdir(parents=True, exist_ok=True)
+    private = ec.generate_private_key(ec.SECP256R1())
+    key_id = jwk_thumbprint(private.public_key())[:16]
+    (keys_dir / f"{key_id}.private.pem").write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    (keys_dir / f"{key_id}.public.pem").write_bytes(
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    if activate:
+        (keys_dir / "active").write_text(key_id + "\n")
+    return key_id
+
+
+def load_private_key(keys_dir: str | Path, key_id: str | None = None):
+    keys_dir = Path(keys_dir)
+    key_id = key_id or (keys_dir / "active").read_text().strip()
+    pem = (keys_dir / f"{key_id}.private.pem").read_bytes()
+    return key_id, serialization.load_pem_private_key(pem, password=None)
+
+
+def mint_token(
+    keys_dir: str | Path,
+    *,
+    sub: str = "1",
+    admin: bool = False,
+    key_id: str | None = None,
+    ttl: int = 900,
+    now: int | None = None,
+    header: dict[str, Any] | None = None,
+    **extra_claims: Any,
+) -> str:
+    """An access token shaped like identity's (docs/auth.md), signed ES256 with a key from
+    keys_dir. `header` overrides header fields (None removes one): the signature stays ES256,
+    so a test can claim another algorithm or key id in a validly signed token."""
+    key_id, private = load_private_key(keys_dir, key_id)
+    now = int(time.time()) if now is None else now
+    claims: dict[str, Any] = {
+        "iss": "vanity-identity",
+        "sub": sub,
+        "roles": ["admin"] if admin else ["customer"],
+        "perms": list(ADMIN_PERMS) if admin else [],
+        "email": f"user{sub}@example.test",
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl,
+        "jti": uuid.uuid4().hex,
+        "sid": uuid.uuid4().hex,
+        **extra_claims,
+    }
+    headers: dict[str, Any] = {"typ": "JWT", "kid": f"{'admin' if admin else 'customer'}.{key_id}"}
+    headers.update(header or {})
+    return _sign_es256(
+        {k: v for k, v in claims.items() if v is not None},
+        private,
+        {k: v for k, v in headers.items() if v is not None},
+    )
+
+
+def _sign_es256(claims: dict[str, Any], private_key, headers: dict[str, Any]) -> str:
+    """PyJWT signs; a header naming another `alg` replaces the one PyJWT writes (what a forger
+    would send), without changing the signature's algorithm."""
+    alg = headers.pop("alg", None)
+    token = jwt.encode(claims, private_key, algorithm="ES256", headers=headers)
+    if alg is None or alg == "ES256":
+        return token
+    head, rest = token.split(".", 1)
+    fields = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    fields["alg"] = alg
+    forged = b64url(json.dumps(fields, separators=(",", ":")).encode())
+    signing_input = f"{forged}.{rest.split('.', 1)[0]}".encode()
+    signature = jwt.get_algorithm_by_name("ES256").sign(signing_input, private_key)
+    return f"{forged}.{rest.split('.', 1)[0]}.{b64url(signature)}"

@@ -60,13 +60,13 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from vanity_common.clock import Clock, utcnow
 from vanity_common.db import Database
 from vanity_common.errors import (
     Conflict,
@@ -108,7 +108,6 @@ from vanity_checkout.saga_ports import SagaPorts
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 ORDER_EMAIL_TASK = "checkout.send_order_email"  # Celery task, sent through the outbox
 RESTOCK_TOPIC = "checkout.restock_required"  # a committed order was cancelled
 PAYMENT_OUTCOME_CONSUMER = "checkout.payment_outcome"
@@ -117,10 +116,6 @@ PAYMENT_OUTCOMES = ("succeeded", "failed")  # ReportPaymentOutcome's PaymentOutc
 LOCAL_STEPS = frozenset({SagaStep.CONFIRM_ORDER, SagaStep.CLOSE_ORDER})
 MAX_KEY_LENGTH = 128
 MAX_PAYMENT_METHOD_LENGTH = 255
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
