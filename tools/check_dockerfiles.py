@@ -111,8 +111,9 @@ def _args(stage: Stage, cmd: str) -> list[Instruction]:
     return [i for i in stage.instructions if i.cmd == cmd]
 
 
-def check_dockerfile(path: Path = DOCKERFILE) -> list[str]:
-    """The project-rule problems of the service Dockerfile (empty when it follows every rule)."""
+def _start_check(path: Path):
+    """The problems found so far, the function that records one (with the file and line), and
+    the parsed stages: None when the rules every Dockerfile follows already failed."""
     where = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
     problems: list[str] = []
 
@@ -120,7 +121,13 @@ def check_dockerfile(path: Path = DOCKERFILE) -> list[str]:
         problems.append(f"{where}{f':{line}' if line else ''}: {msg}")
 
     stages = parse(path.read_text(encoding="utf-8"))
-    if not _common_rules(stages, problem):
+    return problems, problem, (stages if _common_rules(stages, problem) else None)
+
+
+def check_dockerfile(path: Path = DOCKERFILE) -> list[str]:
+    """The project-rule problems of the service Dockerfile (empty when it follows every rule)."""
+    problems, problem, stages = _start_check(path)
+    if stages is None:
         return problems
     aliases = {s.alias for s in stages if s.alias}
     *builders, final = stages
@@ -213,14 +220,8 @@ def _env_values(stage: Stage) -> dict[str, str]:
 
 def check_web_dockerfile(path: Path = WEB_DOCKERFILE, service_dockerfile: Path = DOCKERFILE):
     """The project-rule problems of the storefront's Dockerfile (empty when it follows them)."""
-    where = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
-    problems: list[str] = []
-
-    def problem(msg: str, line: int | None = None) -> None:
-        problems.append(f"{where}{f':{line}' if line else ''}: {msg}")
-
-    stages = parse(path.read_text(encoding="utf-8"))
-    if not _common_rules(stages, problem):
+    problems, problem, stages = _start_check(path)
+    if stages is None:
         return problems
     *builders, final = stages
     nodes = [s for s in builders if re.match(r"^([\w.-]+/)*node:", s.image)]

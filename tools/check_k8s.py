@@ -1099,6 +1099,11 @@ def kubectl() -> str:
     return exe
 
 
+def find(objs: list[Obj], kind: str, name: str) -> Obj:
+    """The rendered object of that kind and name."""
+    return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
+
+
 def render(overlay_dir: Path) -> list[Obj]:
     """The objects `kubectl kustomize` renders from one overlay."""
     run = subprocess.run(

@@ -17,26 +17,16 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # tools/ is a package at the repository root
 
-from tools import check_k8s, k8s_kong_config  # noqa: E402
+from tools import check_k8s  # noqa: E402
 
 WORKLOADS = check_k8s.WORKLOADS
-
-
-@pytest.fixture(scope="module")
-def rendered() -> dict[str, list[dict]]:
-    if shutil.which("kubectl") is None and os.environ.get("CI") != "true":
-        pytest.skip("kubectl is not installed (make kubectl)")
-    k8s_kong_config.ensure()
-    check_k8s.ensure_prometheus_rules()
-    return {o: check_k8s.render(check_k8s.K8S / "overlays" / o) for o in check_k8s.OVERLAYS}
 
 
 def of_kind(objs: list[dict], kind: str) -> list[dict]:
     return [o for o in objs if o["kind"] == kind]
 
 
-def find(objs: list[dict], kind: str, name: str) -> dict:
-    return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
+find = check_k8s.find
 
 
 def labels_of(workload: dict) -> dict[str, str]:

@@ -25,17 +25,7 @@ needs_kubectl = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def rendered() -> dict[str, list[dict]]:
-    if shutil.which("kubectl") is None and os.environ.get("CI") != "true":
-        pytest.skip("kubectl is not installed (make kubectl)")
-    k8s_kong_config.ensure()
-    check_k8s.ensure_prometheus_rules()
-    return {o: check_k8s.render(check_k8s.K8S / "overlays" / o) for o in check_k8s.OVERLAYS}
-
-
-def find(objs: list[dict], kind: str, name: str) -> dict:
-    return next(o for o in objs if o["kind"] == kind and o["metadata"]["name"] == name)
+find = check_k8s.find
 
 
 def main_container(objs: list[dict], name: str) -> dict:

@@ -339,6 +339,17 @@ await flow('register-sign-in-address-book', async () => {
 });
 
 /** Opens /admin as a visitor would (typed URL), and signs in from the prompt it shows. */
+/** A new page signed in as the suite's admin (ADMIN_EMAIL / ADMIN_PASSWORD), on /admin. */
+async function adminPage() {
+  const email = process.env.ADMIN_EMAIL;
+  const password = process.env.ADMIN_PASSWORD;
+  if (!email || !password) throw new Failure('ADMIN_EMAIL / ADMIN_PASSWORD not given');
+  await needAuthCalls(1);
+  const page = await newPage();
+  await openAdminSignedInAs(page, email, password);
+  return page;
+}
+
 async function openAdminSignedInAs(page, email, password) {
   await page.goto('/admin');
   await page.getByRole('main').getByRole('link', { name: 'sign in', exact: true }).click();
@@ -364,12 +375,7 @@ await flow('customer-refused-admin', async () => {
 });
 
 await flow('admin-console', async () => {
-  await needAuthCalls(1);
-  const email = process.env.ADMIN_EMAIL;
-  const password = process.env.ADMIN_PASSWORD;
-  if (!email || !password) throw new Failure('ADMIN_EMAIL / ADMIN_PASSWORD not given');
-  const page = await newPage();
-  await openAdminSignedInAs(page, email, password);
+  const page = await adminPage();
   await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Products' }).click();
   const products = page.getByRole('region', { name: 'Products' });
   await products.waitFor();
@@ -717,12 +723,7 @@ await flow('double-click-pay-creates-one-order', async () => {
 
 await flow('admin-refund-and-stock-adjustment', async () => {
   check(placedOrderId && lastSku, 'needs the order and SKU of the checkout flows');
-  const email = process.env.ADMIN_EMAIL;
-  const password = process.env.ADMIN_PASSWORD;
-  if (!email || !password) throw new Failure('ADMIN_EMAIL / ADMIN_PASSWORD not given');
-  await needAuthCalls(1);
-  const page = await newPage();
-  await openAdminSignedInAs(page, email, password);
+  const page = await adminPage();
   const orders = page.getByRole('region', { name: 'Orders' });
   await orders.waitFor();
   check((await orders.locator(`[data-order-id="${placedOrderId}"]`).count()) === 1, 'the order is not in the admin list');
@@ -784,12 +785,7 @@ await flow('admin-refund-and-stock-adjustment', async () => {
 });
 
 await flow('admin-product-create-edit-archive', async () => {
-  const email = process.env.ADMIN_EMAIL;
-  const password = process.env.ADMIN_PASSWORD;
-  if (!email || !password) throw new Failure('ADMIN_EMAIL / ADMIN_PASSWORD not given');
-  await needAuthCalls(1);
-  const page = await newPage();
-  await openAdminSignedInAs(page, email, password);
+  const page = await adminPage();
   await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Products' }).click();
   await page.getByTestId('new-product').click();
   const name = `Browser Test Balm ${Date.now().toString(36)}`;
@@ -821,12 +817,7 @@ await flow('admin-product-create-edit-archive', async () => {
 });
 
 await flow('admin-brands-categories', async () => {
-  const email = process.env.ADMIN_EMAIL;
-  const password = process.env.ADMIN_PASSWORD;
-  if (!email || !password) throw new Failure('ADMIN_EMAIL / ADMIN_PASSWORD not given');
-  await needAuthCalls(1);
-  const page = await newPage();
-  await openAdminSignedInAs(page, email, password);
+  const page = await adminPage();
   const sections = page.getByRole('navigation', { name: 'Admin sections' });
   const notice = page.getByTestId('taxonomy-notice');
   const stamp = Date.now().toString(36);

@@ -116,6 +116,40 @@ export function BrandEditor({ id }: { id: string }) {
   );
 }
 
+/** The name and slug inputs both taxonomy editors start with; on creation an empty slug is made
+ *  from the name (catalog does the same). */
+function NameAndSlug({
+  editing,
+  values,
+  set,
+  error,
+  usedBy,
+}: {
+  editing: boolean;
+  values: { name: string; slug: string };
+  set: (name: 'name' | 'slug') => (e: { currentTarget: { value: string } }) => void;
+  error: ApiError | null;
+  usedBy: string;
+}) {
+  return (
+    <>
+      <Field label="Name" name="name" required maxLength={120} value={values.name} onInput={set('name')} error={error} />
+      <Field
+        label={editing ? 'Slug' : 'Slug (empty: made from the name)'}
+        name="slug"
+        required={editing}
+        maxLength={160}
+        pattern={SLUG_PATTERN}
+        placeholder={editing ? undefined : slugOf(values.name) || undefined}
+        hint={`Lower-case letters, digits and hyphens; the shop's ${usedBy} use it.`}
+        value={values.slug}
+        onInput={set('slug')}
+        error={error}
+      />
+    </>
+  );
+}
+
 function BrandForm({ brand, onSaved }: { brand: Brand | null; onSaved: (b: Brand) => void }) {
   const initial = { name: brand?.name ?? '', slug: brand?.slug ?? '', description: brand?.description ?? '' };
   const [values, setValues] = useState(initial);
@@ -149,19 +183,7 @@ function BrandForm({ brand, onSaved }: { brand: Brand | null; onSaved: (b: Brand
         });
       }}
     >
-      <Field label="Name" name="name" required maxLength={120} value={values.name} onInput={set('name')} error={error} />
-      <Field
-        label={brand ? 'Slug' : 'Slug (empty: made from the name)'}
-        name="slug"
-        required={Boolean(brand)}
-        maxLength={160}
-        pattern={SLUG_PATTERN}
-        placeholder={brand ? undefined : slugOf(values.name) || undefined}
-        hint="Lower-case letters, digits and hyphens; the shop's brand filter links use it."
-        value={values.slug}
-        onInput={set('slug')}
-        error={error}
-      />
+      <NameAndSlug editing={Boolean(brand)} values={values} set={set} error={error} usedBy="brand filter links" />
       <div class={`field${error?.fieldMessage('description') ? ' has-error' : ''}`}>
         <label for="brand-description">Description</label>
         <textarea id="brand-description" rows={4} maxLength={2000} value={values.description} onInput={set('description')} />
@@ -344,19 +366,7 @@ function CategoryForm({
         });
       }}
     >
-      <Field label="Name" name="name" required maxLength={120} value={values.name} onInput={set('name')} error={error} />
-      <Field
-        label={category ? 'Slug' : 'Slug (empty: made from the name)'}
-        name="slug"
-        required={Boolean(category)}
-        maxLength={160}
-        pattern={SLUG_PATTERN}
-        placeholder={category ? undefined : slugOf(values.name) || undefined}
-        hint="Lower-case letters, digits and hyphens; the shop's category links use it."
-        value={values.slug}
-        onInput={set('slug')}
-        error={error}
-      />
+      <NameAndSlug editing={Boolean(category)} values={values} set={set} error={error} usedBy="category links" />
       <div class={`field${parentError ? ' has-error' : ''}`}>
         <label for="category-parent">Sits under</label>
         <select
