@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vanity_checkout.domain import (
@@ -58,12 +58,15 @@ def _order(row, lines: tuple[OrderLine, ...]) -> Order:
     )
 
 
+_ORDER = select(orders).where(orders.c.id == bindparam("key_id"))
+
+
 async def get_order(
     conn: AsyncConnection, order_id: str, *, lines: tuple[OrderLine, ...] | None = None
 ) -> Order | None:
     """The order with its lines; a caller that already holds the lines (they are written once)
     passes them and saves the query."""
-    row = (await conn.execute(select(orders).where(orders.c.id == order_id))).first()
+    row = (await conn.execute(_ORDER, {"key_id": order_id})).first()
     if row is None:
         return None
     if lines is not None:
@@ -152,12 +155,15 @@ async def insert_order(
     )
 
 
+_UPDATE_ORDER = update(orders).where(orders.c.id == bindparam("order_id"))
+
+
 async def update_order(conn: AsyncConnection, order: Order, now: datetime) -> None:
     """Writes the order's mutable fields (its lines are written once, by `set_lines`)."""
     await conn.execute(
-        update(orders)
-        .where(orders.c.id == order.id)
-        .values(
+        _UPDATE_ORDER,
+        dict(
+            order_id=order.id,
             status=order.status.value,
             total_minor=order.total_minor,
             currency=order.currency,
@@ -170,7 +176,7 @@ async def update_order(conn: AsyncConnection, order: Order, now: datetime) -> No
             tracking_number=order.tracking_number,
             carrier=order.carrier,
             updated_at=now,
-        )
+        ),
     )
 
 
@@ -276,13 +282,15 @@ async def insert_saga(
     )
 
 
+_SAGA = select(sagas).where(sagas.c.order_id == bindparam("key_order_id"))
+_SAGA_FOR_UPDATE = _SAGA.with_for_update()
+
+
 async def get_saga(
     conn: AsyncConnection, order_id: str, *, for_update: bool = False
 ) -> SagaRecord | None:
-    query = select(sagas).where(sagas.c.order_id == order_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
+    query = _SAGA_FOR_UPDATE if for_update else _SAGA
+    row = (await conn.execute(query, {"key_order_id": order_id})).first()
     return _record(row) if row else None
 
 
@@ -350,6 +358,13 @@ async def claim_due(
     return [row.order_id for row in claimed]
 
 
+_SAVE_SAGA = update(sagas).where(
+    sagas.c.order_id == bindparam("fence_order_id"),
+    sagas.c.lease_owner == bindparam("fence_owner"),
+    sagas.c.version == bindparam("fence_version"),
+)
+
+
 async def save_saga(
     conn: AsyncConnection,
     saga: Saga,
@@ -364,21 +379,19 @@ async def save_saga(
     """Fenced write: False when the caller no longer holds the lease at `read_version`.
     `lease_until` None releases the lease."""
     result = await conn.execute(
-        update(sagas)
-        .where(
-            sagas.c.order_id == saga.order_id,
-            sagas.c.lease_owner == owner,
-            sagas.c.version == read_version,
-        )
-        .values(
-            **_saga_values(saga),
+        _SAVE_SAGA,
+        dict(
+            _saga_values(saga),
+            fence_order_id=saga.order_id,
+            fence_owner=owner,
+            fence_version=read_version,
             attempts=attempts,
             next_attempt_at=next_attempt_at,
             lease_owner=owner if lease_until is not None else None,
             lease_until=lease_until,
             version=read_version + 1,
             updated_at=now,
-        )
+        ),
     )
     return result.rowcount == 1
 
@@ -448,6 +461,11 @@ class SagaLogEntry:
     created_at: datetime
 
 
+# Hot statements are built once: SQLAlchemy then computes their cache key once instead of on
+# every call (a statement carrying literal `.values()` is keyed value by value).
+_INSERT_LOG = insert(saga_log)
+
+
 async def append_log(
     conn: AsyncConnection,
     order_id: str,
@@ -473,7 +491,7 @@ async def append_log(
             to_step=transition.to_step.value,
             detail=transition.detail or detail,
         )
-    await conn.execute(insert(saga_log).values(**values))
+    await conn.execute(_INSERT_LOG, values)
 
 
 async def saga_timeline(conn: AsyncConnection, order_id: str) -> list[SagaLogEntry]:
