@@ -313,7 +313,6 @@ class Suite:
 
     def log_tail(self, lines: int = 60) -> str:
         """The last lines the suite's processes printed (why it did not start, in a CI log)."""
-        self.log_file.flush()
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError as error:

@@ -16,9 +16,6 @@ sys.path.insert(0, str(ROOT))
 
 from tools.suite import Layout, Suite, free_offset  # noqa: E402
 
-# Ports shifted by 1000 from `make run`'s, or the next free block when something holds them
-# (VANITY_E2E_PORT_OFFSET pins it).
-E2E_PORT_OFFSET = int(os.environ.get("VANITY_E2E_PORT_OFFSET") or free_offset(1000))
 # Checkout in the e2e suite: a reservation TTL short enough that an abandoned 3-D Secure payment
 # times out within a test (the wait ends the margin before the TTL), and a frequent recovery
 # sweep (tests/e2e/test_checkout_e2e.py). The suite's processes inherit this environment.
@@ -33,7 +30,10 @@ for _name, _value in E2E_CHECKOUT_ENV.items():
 
 @pytest.fixture(scope="session")
 def suite(tmp_path_factory):
-    layout = Layout(tmp_path_factory.mktemp("e2e-data"), E2E_PORT_OFFSET)
+    # Ports shifted by 1000 from `make run`'s, or the next free block when something holds them
+    # (VANITY_E2E_PORT_OFFSET pins it); looked for just before the suite takes them.
+    offset = int(os.environ.get("VANITY_E2E_PORT_OFFSET") or free_offset(1000))
+    layout = Layout(tmp_path_factory.mktemp("e2e-data"), offset)
     running = Suite(layout).start()
     try:
         running.ready_seconds = running.wait_ready(timeout=150)

@@ -4,7 +4,6 @@ half sits in a KEYS_DIR the service under test reads: authorization tests in any
 from __future__ import annotations
 
 import base64
-import json
 import time
 import uuid
 from pathlib import Path
@@ -17,6 +16,24 @@ from vanity_common.auth import jwk_thumbprint
 
 # What identity grants an admin (docs/auth.md).
 ADMIN_PERMS = ("catalog", "inventory", "orders", "users", "payments")
+
+
+def access_claims(
+    *, sub: str, roles, perms, ttl: int, now: int | None = None, issuer: str = "vanity-identity"
+) -> dict[str, Any]:
+    """The claims identity puts in an access token (docs/auth.md)."""
+    now = int(time.time()) if now is None else now
+    return {
+        "iss": issuer,
+        "sub": sub,
+        "roles": list(roles),
+        "perms": list(perms),
+        "iat": now,
+        "nbf": now,
+        "exp": now + ttl,
+        "jti": uuid.uuid4().hex,
+        "sid": uuid.uuid4().hex,
+    }
 
 
 class TokenMinter:
@@ -43,22 +60,13 @@ class TokenMinter:
         token_class: str | None = None,
         **extra,
     ) -> str:
-        now = int(time.time())
         klass = token_class or ("admin" if "admin" in roles else "customer")
-        claims = {
-            "iss": self.issuer,
-            "sub": user_id,
-            "roles": list(roles),
-            "perms": list(perms),
-            "iat": now,
-            "nbf": now,
-            "exp": now + ttl,
-            "jti": uuid.uuid4().hex,
-            "sid": uuid.uuid4().hex,
-            **extra,
-        }
+        claims = access_claims(sub=user_id, roles=roles, perms=perms, ttl=ttl, issuer=self.issuer)
         return jwt.encode(
-            claims, self.private_key, algorithm="ES256", headers={"kid": f"{klass}.{self.key_id}"}
+            {**claims, **extra},
+            self.private_key,
+            algorithm="ES256",
+            headers={"kid": f"{klass}.{self.key_id}"},
         )
 
     def admin(
@@ -125,43 +133,23 @@ def mint_token(
     **extra_claims: Any,
 ) -> str:
     """An access token shaped like identity's (docs/auth.md), signed ES256 with a key from
-    keys_dir. `header` overrides header fields (None removes one): the signature stays ES256,
-    so a test can claim another algorithm or key id in a validly signed token."""
+    keys_dir. `header` overrides header fields; a None value removes one (e.g. no `kid`)."""
     key_id, private = load_private_key(keys_dir, key_id)
-    now = int(time.time()) if now is None else now
-    claims: dict[str, Any] = {
-        "iss": "vanity-identity",
-        "sub": sub,
-        "roles": ["admin"] if admin else ["customer"],
-        "perms": list(ADMIN_PERMS) if admin else [],
+    claims = {
+        **access_claims(
+            sub=sub,
+            roles=["admin"] if admin else ["customer"],
+            perms=ADMIN_PERMS if admin else [],
+            ttl=ttl,
+            now=now,
+        ),
         "email": f"user{sub}@example.test",
-        "iat": now,
-        "nbf": now,
-        "exp": now + ttl,
-        "jti": uuid.uuid4().hex,
-        "sid": uuid.uuid4().hex,
         **extra_claims,
     }
-    headers: dict[str, Any] = {"typ": "JWT", "kid": f"{'admin' if admin else 'customer'}.{key_id}"}
-    headers.update(header or {})
-    return _sign_es256(
+    headers = {"kid": f"{'admin' if admin else 'customer'}.{key_id}", **(header or {})}
+    return jwt.encode(
         {k: v for k, v in claims.items() if v is not None},
         private,
-        {k: v for k, v in headers.items() if v is not None},
+        algorithm="ES256",
+        headers={k: v for k, v in headers.items() if v is not None},
     )
-
-
-def _sign_es256(claims: dict[str, Any], private_key, headers: dict[str, Any]) -> str:
-    """PyJWT signs; a header naming another `alg` replaces the one PyJWT writes (what a forger
-    would send), without changing the signature's algorithm."""
-    alg = headers.pop("alg", None)
-    token = jwt.encode(claims, private_key, algorithm="ES256", headers=headers)
-    if alg is None or alg == "ES256":
-        return token
-    head, rest = token.split(".", 1)
-    fields = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
-    fields["alg"] = alg
-    forged = b64url(json.dumps(fields, separators=(",", ":")).encode())
-    signing_input = f"{forged}.{rest.split('.', 1)[0]}".encode()
-    signature = jwt.get_algorithm_by_name("ES256").sign(signing_input, private_key)
-    return f"{forged}.{rest.split('.', 1)[0]}.{b64url(signature)}"
