@@ -56,13 +56,12 @@ export function Checkout() {
     return () => controller.abort();
   }, [bagAttempt]);
 
-  // The default shipping address (else the first) is chosen for the shopper.
+  // The default shipping address (else the first) is chosen for the shopper, in the same render that
+  // lists the addresses (an effect would show them unchosen for a frame).
+  const listed = addresses.status === 'ok' ? addresses.data.items : [];
+  const chosenId = addressId ?? (listed.find((a) => a.is_default_shipping) ?? listed[0])?.id ?? null;
   useEffect(() => {
-    if (addresses.status !== 'ok' || addressId) return;
-    const items = addresses.data.items;
-    const chosen = items.find((a) => a.is_default_shipping) ?? items[0];
-    if (chosen) setAddressId(chosen.id);
-    else setAdding(true);
+    if (addresses.status === 'ok' && addresses.data.items.length === 0) setAdding(true);
   }, [addresses.status]);
 
   useEffect(() => {
@@ -70,13 +69,13 @@ export function Checkout() {
   }, [problem, declined]);
 
   async function pay() {
-    if (!addressId || busy) return;
+    if (!chosenId || busy) return;
     setBusy(true);
     setProblem(null);
     setDeclined(null);
     try {
       const order = await placeOrder(attempt.current, {
-        shipping_address_id: addressId,
+        shipping_address_id: chosenId,
         payment_method: method,
         ...(bag?.subtotal ? { expected_total_minor: bag.subtotal.amount_minor } : {}),
       });
@@ -129,8 +128,8 @@ export function Checkout() {
                   <fieldset class="choices" data-testid="address-choices">
                     <legend class="visually-hidden">Ship to</legend>
                     {addresses.data.items.map((a) => (
-                      <label key={a.id} class={`choice${addressId === a.id ? ' selected' : ''}`}>
-                        <input type="radio" name="address" value={a.id} checked={addressId === a.id} onChange={() => setAddressId(a.id)} />
+                      <label key={a.id} class={`choice${chosenId === a.id ? ' selected' : ''}`}>
+                        <input type="radio" name="address" value={a.id} checked={chosenId === a.id} onChange={() => setAddressId(a.id)} />
                         <span>
                           {a.label && <strong>{a.label} </strong>}
                           {addressLines(a).join(', ')}
@@ -199,10 +198,10 @@ export function Checkout() {
               </div>
             )}
           </div>
-          <button type="button" class="button pay" data-testid="pay" disabled={busy || !addressId || adding} aria-busy={busy} onClick={pay}>
+          <button type="button" class="button pay" data-testid="pay" disabled={busy || !chosenId || adding} aria-busy={busy} onClick={pay}>
             {busy ? 'Paying…' : `Pay ${bag.subtotal ? formatMoney(bag.subtotal) : ''}`.trim()}
           </button>
-          {!addressId && addresses.status === 'ok' && <p class="hint">Choose or add a shipping address to pay.</p>}
+          {!chosenId && addresses.status === 'ok' && <p class="hint">Choose or add a shipping address to pay.</p>}
         </aside>
       </div>
     </div>
