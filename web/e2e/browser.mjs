@@ -32,6 +32,16 @@ function check(condition, message) {
   if (!condition) throw new Failure(message);
 }
 
+/** Page state settles after a render or a request: re-read it until it holds or the time is up,
+ * as Playwright's own `expect` does (a single read can land between two renders). */
+async function eventually(read, message, timeoutMs = 10_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await read())) {
+    if (Date.now() > deadline) throw new Failure(message);
+    await new Promise((settle) => setTimeout(settle, 50));
+  }
+}
+
 const results = [];
 const measurements = {};
 const screenshots = [];
@@ -171,8 +181,8 @@ await flow('home', async () => {
   const page = await newPage();
   await page.goto('/');
   await grid(page).waitFor();
-  check((await cards(page).count()) > 0, 'home shows no featured products');
-  check(await page.getByRole('heading', { level: 1 }).isVisible(), 'home has no h1');
+  await eventually(async () => (await cards(page).count()) > 0, 'home shows no featured products');
+  await eventually(async () => await page.getByRole('heading', { level: 1 }).isVisible(), 'home has no h1');
   await axe(page, 'home');
   await shoot(page, 'home');
   await closePage(page);
@@ -222,7 +232,7 @@ await flow('browse-filter-product-shade', async () => {
   await brand.focus();
   await listingAfter(page, () => page.keyboard.press('Space'));
   check(/[?&]brand=atelier-rouge/.test(page.url()), `brand not in the URL: ${page.url()}`);
-  check((await cards(page).count()) > 0, 'no products for the brand');
+  await eventually(async () => (await cards(page).count()) > 0, 'no products for the brand');
   for (const card of await cards(page).locator('.product-brand').allTextContents())
     check(card === 'Atelier Rouge', `brand filter let through ${card}`);
   // sort: price low to high, reflected in the URL and in the order
@@ -250,7 +260,7 @@ await flow('browse-filter-product-shade', async () => {
   check(secondPage.length > 0 && secondPage[0] !== firstPage[0], 'Next showed the same page');
   await listingAfter(page, () => page.getByRole('button', { name: '← Previous' }).click());
   check(!page.url().includes('cursor='), `still a cursor in the URL: ${page.url()}`);
-  check((await cards(page).locator('.product-name').first().textContent()) === firstPage[0], 'Previous did not return');
+  await eventually(async () => (await cards(page).locator('.product-name').first().textContent()) === firstPage[0], 'Previous did not return');
   // search
   await page.getByRole('searchbox', { name: 'Search products' }).fill('foundation');
   await listingAfter(page, () => page.keyboard.press('Enter'));
@@ -267,7 +277,7 @@ await flow('browse-filter-product-shade', async () => {
   const price = await page.getByTestId('price').textContent();
   check(/^€\d+\.\d{2}$/.test(price ?? ''), `price not formatted from minor units: ${price}`);
   const shades = picker.getByRole('radio');
-  check((await shades.count()) > 2, 'fewer than three shades');
+  await eventually(async () => (await shades.count()) > 2, 'fewer than three shades');
   const before = await page.getByTestId('selected-shade').textContent();
   const second = shades.nth(1);
   await second.focus(); // keyboard: arrow keys move within the radio group
@@ -368,8 +378,8 @@ await flow('customer-refused-admin', async () => {
   const refused = page.getByTestId('admin-refused');
   await refused.waitFor();
   check(/not allowed/i.test((await refused.textContent()) ?? ''), 'no "not allowed" message');
-  check((await page.getByRole('link', { name: 'Admin' }).count()) === 0, 'a customer sees the Admin link');
-  check((await page.getByRole('table').count()) === 0, 'a customer sees an admin table');
+  await eventually(async () => (await page.getByRole('link', { name: 'Admin' }).count()) === 0, 'a customer sees the Admin link');
+  await eventually(async () => (await page.getByRole('table').count()) === 0, 'a customer sees an admin table');
   await shoot(page, 'admin-refused');
   await closePage(page);
 });
@@ -379,7 +389,7 @@ await flow('admin-console', async () => {
   await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Products' }).click();
   const products = page.getByRole('region', { name: 'Products' });
   await products.waitFor();
-  check((await products.getByRole('row').count()) > 10, 'the admin products table is empty');
+  await eventually(async () => (await products.getByRole('row').count()) > 10, 'the admin products table is empty');
   await shoot(page, 'admin-products');
   await page.getByRole('navigation', { name: 'Admin sections' }).getByRole('link', { name: 'Stock' }).click();
   const stock = page.getByRole('region', { name: 'Stock' });
@@ -408,12 +418,12 @@ await flow('guest-bag-merged-at-sign-in', async () => {
   const bag = page.getByRole('dialog', { name: 'Your bag' });
   await bag.waitFor();
   await bag.getByTestId('bag-line').first().waitFor();
-  check((await bag.getByTestId('bag-line').count()) === 1, 'the bag does not hold one line');
+  await eventually(async () => (await bag.getByTestId('bag-line').count()) === 1, 'the bag does not hold one line');
   check(((await bag.getByTestId('bag-line').textContent()) ?? '').includes(shade ?? '?'), `the bag line is not the ${shade} shade`);
   await shoot(page, 'bag');
   await page.keyboard.press('Escape');
   await bag.waitFor({ state: 'detached' });
-  check(await page.getByTestId('bag-button').evaluate((el) => el === document.activeElement), 'focus did not return to the bag button');
+  await eventually(async () => await page.getByTestId('bag-button').evaluate((el) => el === document.activeElement), 'focus did not return to the bag button');
   // sign in inside the app: the carts merge (a reload first is the guest-bag-survives-reload flow)
   await page.getByRole('link', { name: 'Sign in', exact: true }).click();
   await page.getByLabel('E-mail').fill(customer.email);
@@ -430,7 +440,7 @@ await flow('guest-bag-merged-at-sign-in', async () => {
   // signing out forgets the shopper's bag on this page (it stays theirs on the server)
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('link', { name: 'Sign in', exact: true }).waitFor();
-  check((await page.locator('.bag-count').textContent()) === '0', 'the bag still shows after signing out');
+  await eventually(async () => (await page.locator('.bag-count').textContent()) === '0', 'the bag still shows after signing out');
   await closePage(page);
 });
 
@@ -464,8 +474,8 @@ await flow('guest-bag-survives-reload', async () => {
   await page.getByTestId('bag-button').click();
   const again = page.getByRole('dialog', { name: 'Your bag' });
   await again.getByTestId('bag-line').first().waitFor();
-  check((await again.getByTestId('bag-line').count()) === 1, 'the reloaded bag does not hold one line');
-  check((await again.getByTestId('bag-line').first().textContent()) === line, `the reloaded bag line differs: ${await again.textContent()}`);
+  await eventually(async () => (await again.getByTestId('bag-line').count()) === 1, 'the reloaded bag does not hold one line');
+  await eventually(async () => (await again.getByTestId('bag-line').first().textContent()) === line, `the reloaded bag line differs: ${await again.textContent()}`);
   await shoot(page, 'bag-after-reload');
   await page.keyboard.press('Escape');
   // signing in after the reload still merges the guest bag, and the token dies with the merge
@@ -501,7 +511,7 @@ await flow('password-reset-pages', async () => {
   await page.getByRole('button', { name: 'Change password' }).click();
   const alert = page.getByRole('alert');
   await alert.getByText('This password reset link is invalid or has expired.').waitFor();
-  check((await alert.getByRole('link', { name: 'Ask for a new link' }).count()) === 1, 'no way to ask for a new link');
+  await eventually(async () => (await alert.getByRole('link', { name: 'Ask for a new link' }).count()) === 1, 'no way to ask for a new link');
   await shoot(page, 'reset-invalid');
   await closePage(page);
 });
@@ -559,7 +569,7 @@ async function checkoutFromBag(page, bag, method) {
   await bag.getByTestId('bag-checkout').click();
   await page.waitForURL(/\/checkout$/);
   await page.getByTestId('address-choices').waitFor();
-  check(await page.getByRole('radio', { name: /12 Rue des Fleurs/ }).isChecked(), 'the default address is not chosen');
+  await eventually(async () => await page.getByRole('radio', { name: /12 Rue des Fleurs/ }).isChecked(), 'the default address is not chosen');
   await page.getByRole('radio', { name: method }).check();
 }
 
@@ -598,16 +608,16 @@ await flow('checkout-success-confirmation-history', async () => {
   await page.getByTestId('pay').click();
   await page.waitForURL(/\/orders\/[^/?]+\?placed=1$/);
   await page.getByRole('heading', { name: 'Thank you for your order' }).waitFor({ timeout: 20_000 });
-  check((await page.getByTestId('order-status').textContent()) === 'Confirmed', 'the order is not confirmed');
+  await eventually(async () => (await page.getByTestId('order-status').textContent()) === 'Confirmed', 'the order is not confirmed');
   placedOrderId = (await page.getByTestId('order-id').textContent())?.trim();
-  check((await page.getByTestId('order-lines').textContent())?.length, 'the confirmation lists no lines');
+  await eventually(async () => (await page.getByTestId('order-lines').textContent())?.length, 'the confirmation lists no lines');
   await page.waitForFunction(() => document.querySelector('.bag-count')?.textContent === '0');
   await axe(page, 'order-confirmation');
   await shoot(page, 'order-confirmation');
   await page.getByTestId('orders-link').click();
   const list = page.getByTestId('order-list');
   await list.waitFor();
-  check((await list.locator(`[data-order-id="${placedOrderId}"]`).count()) === 1, 'the order is not in the history');
+  await eventually(async () => (await list.locator(`[data-order-id="${placedOrderId}"]`).count()) === 1, 'the order is not in the history');
   await axe(page, 'orders');
   await shoot(page, 'orders');
 });
@@ -623,7 +633,7 @@ await flow('checkout-declined-keeps-the-bag', async () => {
   check(/declined/i.test((await declined.textContent()) ?? ''), 'the reason is not shown');
   check(/\/checkout$/.test(page.url()), 'a declined payment left the checkout page');
   await page.waitForFunction(() => Number(document.querySelector('.bag-count')?.textContent) >= 1);
-  check((await page.getByTestId('checkout-total').count()) === 1, 'the bag was emptied');
+  await eventually(async () => (await page.getByTestId('checkout-total').count()) === 1, 'the bag was emptied');
   await axe(page, 'checkout-declined');
   await shoot(page, 'checkout-declined');
 });
@@ -645,13 +655,13 @@ await flow('checkout-3ds-challenge-failed-keeps-the-bag', async () => {
   await page.getByTestId('bag-button').click();
   const held = page.getByRole('dialog', { name: 'Your bag' });
   await held.getByTestId('bag-locked').waitFor();
-  check(await held.getByRole('button', { name: 'One more' }).first().isDisabled(), 'a held bag offers changes');
+  await eventually(async () => await held.getByRole('button', { name: 'One more' }).first().isDisabled(), 'a held bag offers changes');
   await page.keyboard.press('Escape');
   await page.getByTestId('challenge-fail').click();
   await page.waitForURL(/\/orders\/[^/?]+\?placed=1$/);
   // the failure arrives as a webhook; the saga voids, releases the stock, unlocks the bag, then fails the order
   await page.waitForFunction(() => document.querySelector('[data-testid=order-page]')?.dataset.status === 'failed', null, { timeout: 30_000 });
-  check((await page.getByTestId('order-status').textContent()) === 'Failed', 'the order does not read Failed');
+  await eventually(async () => (await page.getByTestId('order-status').textContent()) === 'Failed', 'the order does not read Failed');
   const reason = (await page.getByTestId('order-failure').textContent()) ?? '';
   check(/declined the payment/.test(reason) && /Your bag has been kept/.test(reason), `the reason is not shown: ${reason}`);
   await axe(page, 'order-failed');
@@ -660,8 +670,8 @@ await flow('checkout-3ds-challenge-failed-keeps-the-bag', async () => {
   await page.getByTestId('bag-button').click();
   const bag = page.getByRole('dialog', { name: 'Your bag' });
   await bag.getByTestId('bag-line').first().waitFor();
-  check((await bag.getByTestId('bag-locked').count()) === 0, 'the bag is still held after the failed payment');
-  check((await bag.getByTestId('bag-line').count()) === lines.length, 'the bag lost lines');
+  await eventually(async () => (await bag.getByTestId('bag-locked').count()) === 0, 'the bag is still held after the failed payment');
+  await eventually(async () => (await bag.getByTestId('bag-line').count()) === lines.length, 'the bag lost lines');
   // a change goes through (the cart service refuses any write to a held bag): one more, then back
   const first = bag.getByTestId('bag-line').first();
   const quantity = () => first.locator('.qty span[aria-live]').textContent().then(Number);
@@ -675,7 +685,7 @@ await flow('checkout-3ds-challenge-failed-keeps-the-bag', async () => {
   await page.waitForURL(/\/checkout$/);
   await page.getByTestId('address-choices').waitFor();
   check(JSON.stringify(await checkoutLines(page)) === JSON.stringify(lines), `the bag changed: ${await checkoutLines(page)} vs ${lines}`);
-  check((await page.getByTestId('checkout-total').textContent()) === total, 'the total changed');
+  await eventually(async () => (await page.getByTestId('checkout-total').textContent()) === total, 'the total changed');
 });
 
 await flow('checkout-3ds-challenge-completed', async () => {
@@ -717,7 +727,7 @@ await flow('double-click-pay-creates-one-order', async () => {
   await page.getByTestId('cancel-order').click();
   await page.getByTestId('confirm-cancel').click();
   await page.waitForFunction(() => document.querySelector('[data-testid=order-page]')?.dataset.status === 'cancelled');
-  check((await page.getByTestId('cancel-order').count()) === 0, 'a cancelled order still offers Cancel');
+  await eventually(async () => (await page.getByTestId('cancel-order').count()) === 0, 'a cancelled order still offers Cancel');
   await closePage(page);
 });
 
@@ -726,7 +736,7 @@ await flow('admin-refund-and-stock-adjustment', async () => {
   const page = await adminPage();
   const orders = page.getByRole('region', { name: 'Orders' });
   await orders.waitFor();
-  check((await orders.locator(`[data-order-id="${placedOrderId}"]`).count()) === 1, 'the order is not in the admin list');
+  await eventually(async () => (await orders.locator(`[data-order-id="${placedOrderId}"]`).count()) === 1, 'the order is not in the admin list');
   await page.getByLabel('Status').selectOption('confirmed');
   await page.getByRole('button', { name: 'Apply' }).click();
   await page.waitForURL(/\/admin\/orders\?status=confirmed$/);
@@ -736,7 +746,7 @@ await flow('admin-refund-and-stock-adjustment', async () => {
   await orders.locator(`[data-order-id="${placedOrderId}"] a`).click();
   const detail = page.getByTestId('admin-order');
   await detail.waitFor();
-  check((await page.getByTestId('timeline').locator('li').count()) > 0, 'no saga timeline');
+  await eventually(async () => (await page.getByTestId('timeline').locator('li').count()) > 0, 'no saga timeline');
   // more than was paid: refused with a clear message, nothing refunded
   await page.getByTestId('refund-amount').fill('100000');
   await page.getByTestId('refund-submit').click();
@@ -748,7 +758,7 @@ await flow('admin-refund-and-stock-adjustment', async () => {
   await page.getByTestId('refund-submit').click();
   await page.getByTestId('refund-done').waitFor();
   check(/1\.00/.test((await page.getByTestId('admin-order-refunded').textContent()) ?? ''), 'the refund is not shown');
-  check((await detail.getAttribute('data-status')) === 'partially_refunded', `status after a partial refund: ${await detail.getAttribute('data-status')}`);
+  await eventually(async () => (await detail.getAttribute('data-status')) === 'partially_refunded', `status after a partial refund: ${await detail.getAttribute('data-status')}`);
   await axe(page, 'admin-order');
   await shoot(page, 'admin-order');
   // the 3-D Secure order ships with a tracking number
@@ -806,13 +816,13 @@ await flow('admin-product-create-edit-archive', async () => {
   await page.getByLabel(`Price of ${sku} (EUR)`).fill('19.50');
   await row.getByRole('button', { name: /Save price/ }).click();
   await page.getByTestId('variant-done').waitFor();
-  check((await page.getByLabel(`Price of ${sku} (EUR)`).inputValue()) === '19.50', 'the new price is not shown');
+  await eventually(async () => (await page.getByLabel(`Price of ${sku} (EUR)`).inputValue()) === '19.50', 'the new price is not shown');
   await axe(page, 'admin-product-edit');
   await shoot(page, 'admin-product-edit');
   await page.getByTestId('product-archive').click();
   await page.getByTestId('product-archive-done').waitFor();
-  check((await page.getByLabel('Status').inputValue()) === 'archived', 'the form does not show the archived status');
-  check((await page.getByTestId('product-archive').count()) === 0, 'an archived product still offers Archive');
+  await eventually(async () => (await page.getByLabel('Status').inputValue()) === 'archived', 'the form does not show the archived status');
+  await eventually(async () => (await page.getByTestId('product-archive').count()) === 0, 'an archived product still offers Archive');
   await closePage(page);
 });
 
@@ -826,14 +836,14 @@ await flow('admin-brands-categories', async () => {
   await sections.getByRole('link', { name: 'Brands' }).click();
   const brands = page.getByRole('region', { name: 'Brands' });
   await brands.waitFor();
-  check((await brands.getByRole('row').count()) > 10, 'the brands table is empty');
+  await eventually(async () => (await brands.getByRole('row').count()) > 10, 'the brands table is empty');
   check(/^Showing \d+ brands\.$/.test((await page.getByTestId('brands-count').textContent()) ?? ''), 'no count under the brands');
   await axe(page, 'admin-brands');
   await shoot(page, 'admin-brands');
   await page.getByTestId('new-brand').click();
   const name = `Browser Brand ${stamp}`;
   await page.getByLabel('Name', { exact: true }).fill(name);
-  check((await page.getByLabel(/^Slug/).getAttribute('placeholder')) === `browser-brand-${stamp}`, 'the slug hint is not the slug catalog makes');
+  await eventually(async () => (await page.getByLabel(/^Slug/).getAttribute('placeholder')) === `browser-brand-${stamp}`, 'the slug hint is not the slug catalog makes');
   await page.getByTestId('brand-submit').click();
   await page.waitForURL(/\/admin\/brands$/);
   check(/created/.test((await notice.textContent()) ?? ''), 'no "created" notice');
@@ -849,8 +859,8 @@ await flow('admin-brands-categories', async () => {
   await page.getByLabel('Slug', { exact: true }).fill('atelier-rouge'); // a demo brand's
   await page.getByTestId('brand-submit').click();
   await page.getByTestId('brand-save-error').waitFor();
-  check((await page.locator('#field-slug-error').textContent()) === 'already used', 'the taken slug is not reported at the field');
-  check((await page.getByLabel('Slug', { exact: true }).getAttribute('aria-invalid')) === 'true', 'the slug field is not marked invalid');
+  await eventually(async () => (await page.locator('#field-slug-error').textContent()) === 'already used', 'the taken slug is not reported at the field');
+  await eventually(async () => (await page.getByLabel('Slug', { exact: true }).getAttribute('aria-invalid')) === 'true', 'the slug field is not marked invalid');
   await axe(page, 'admin-brand-edit');
   await shoot(page, 'admin-brand-edit');
   await page.getByTestId('brand-delete').click();
@@ -858,7 +868,7 @@ await flow('admin-brands-categories', async () => {
   await page.waitForURL(/\/admin\/brands$/);
   check(/deleted/.test((await notice.textContent()) ?? ''), 'no "deleted" notice');
   await brands.waitFor();
-  check((await row.count()) === 0, 'the deleted brand is still listed');
+  await eventually(async () => (await row.count()) === 0, 'the deleted brand is still listed');
   // a brand with products cannot go: catalog's reason is shown
   await brands.locator('tr[data-brand-slug="atelier-rouge"]').getByRole('link').click();
   await page.getByTestId('brand-delete').click();
@@ -866,14 +876,14 @@ await flow('admin-brands-categories', async () => {
   const refused = page.getByTestId('brand-delete-error');
   await refused.waitFor();
   check(/still has products/.test((await refused.textContent()) ?? ''), `unclear refusal: ${await refused.textContent()}`);
-  check(await page.getByTestId('brand-delete').evaluate((el) => el === document.activeElement), 'focus did not return to Delete');
+  await eventually(async () => await page.getByTestId('brand-delete').evaluate((el) => el === document.activeElement), 'focus did not return to Delete');
 
   // categories: the tree in reading order; add a sub-category, move it to the top level, delete it
   await sections.getByRole('link', { name: 'Categories' }).click();
   const categories = page.getByRole('region', { name: 'Categories' });
   await categories.waitFor();
   const rows = categories.locator('tbody tr');
-  check((await rows.count()) > 20, 'the category tree is short');
+  await eventually(async () => (await rows.count()) > 20, 'the category tree is short');
   const under = await rows.locator('td:nth-child(2)').allTextContents();
   check(under[0] === 'top level' && under[1] !== 'top level', `not in tree order: ${under.slice(0, 3)}`);
   await axe(page, 'admin-categories');
@@ -882,28 +892,28 @@ await flow('admin-brands-categories', async () => {
   const topName = (await top.locator('th a').textContent())?.replace(': edit', '').trim();
   await top.getByRole('link', { name: /Add sub-category/ }).click();
   await page.waitForURL(/\/admin\/categories\/new\?parent=\d+$/);
-  check((await page.getByLabel('Sits under').locator('option:checked').textContent()) === topName, 'the parent is not chosen');
+  await eventually(async () => (await page.getByLabel('Sits under').locator('option:checked').textContent()) === topName, 'the parent is not chosen');
   const child = `Browser Category ${stamp}`;
   await page.getByLabel('Name', { exact: true }).fill(child);
   await page.getByTestId('category-submit').click();
   await page.waitForURL(/\/admin\/categories$/);
   const childRow = categories.locator(`tr[data-category-slug="browser-category-${stamp}"]`);
   await childRow.waitFor();
-  check((await childRow.locator('td').first().textContent()) === topName, 'the new category does not sit under its parent');
+  await eventually(async () => (await childRow.locator('td').first().textContent()) === topName, 'the new category does not sit under its parent');
   await childRow.getByRole('link').first().click();
   await page.getByRole('heading', { name: `Edit ${child}` }).waitFor();
   await page.getByLabel('Sits under').selectOption('');
   await page.getByLabel('Position among its siblings (0 first)').fill('99');
   await page.getByTestId('category-submit').click();
   await page.getByTestId('category-save-done').waitFor();
-  check((await page.getByTestId('category-path').textContent()) === child, 'the category did not move to the top level');
+  await eventually(async () => (await page.getByTestId('category-path').textContent()) === child, 'the category did not move to the top level');
   await axe(page, 'admin-category-edit');
   await shoot(page, 'admin-category-edit');
   await page.getByTestId('category-delete').click();
   await page.getByTestId('category-delete-confirm').click();
   await page.waitForURL(/\/admin\/categories$/);
   await categories.waitFor();
-  check((await childRow.count()) === 0, 'the deleted category is still listed');
+  await eventually(async () => (await childRow.count()) === 0, 'the deleted category is still listed');
   // a category with sub-categories cannot go
   await rows.first().locator('th a').click();
   await page.getByTestId('category-delete').click();

@@ -7,51 +7,50 @@ its token stops working; the expiry job deletes it later with the abandoned ones
 
 from __future__ import annotations
 
-from sqlalchemy import (
-    BigInteger,
-    CheckConstraint,
-    Column,
-    ForeignKey,
-    Index,
-    String,
-    Table,
-)
+import sqlalchemy as sa
 from vanity_common.db import UTCDateTime, new_metadata, timestamp_columns
 from vanity_common.idempotency import idempotency_table
 
 metadata = new_metadata()
 
-carts = Table(
+carts = sa.Table(
     "carts",
     metadata,
-    Column("id", String(32), primary_key=True),
-    Column("user_id", String(64), nullable=True, unique=True),
-    Column("guest_token_hash", String(64), nullable=True, unique=True),
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column("user_id", sa.String(64), nullable=True, unique=True),
+    sa.Column("guest_token_hash", sa.String(64), nullable=True, unique=True),
     # Bumps on every change of the lines: the ETag / If-Match value.
-    Column("version", BigInteger, nullable=False, server_default="0"),
-    Column("locked_by", String(64), nullable=True),  # the checkout holding the lock
-    Column("locked_at", UTCDateTime, nullable=True),
-    Column("cleared_by", String(64), nullable=True),  # last checkout that emptied it (replays)
-    Column("merged_into", String(32), nullable=True),  # guest cart: the user cart it joined
+    sa.Column("version", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("locked_by", sa.String(64), nullable=True),  # the checkout holding the lock
+    sa.Column("locked_at", UTCDateTime, nullable=True),
+    sa.Column(
+        "cleared_by", sa.String(64), nullable=True
+    ),  # last checkout that emptied it (replays)
+    sa.Column("merged_into", sa.String(32), nullable=True),  # guest cart: the user cart it joined
     *timestamp_columns(),
-    CheckConstraint(
+    sa.CheckConstraint(
         "(user_id IS NULL AND guest_token_hash IS NOT NULL)"
         " OR (user_id IS NOT NULL AND guest_token_hash IS NULL)",
         name="one_owner",
     ),
-    CheckConstraint("version >= 0", name="version_non_negative"),
+    sa.CheckConstraint("version >= 0", name="version_non_negative"),
     # The expiry job: the oldest guest carts first.
-    Index("ix_carts_updated_at", "updated_at"),
+    sa.Index("ix_carts_updated_at", "updated_at"),
 )
 
-cart_lines = Table(
+cart_lines = sa.Table(
     "cart_lines",
     metadata,
-    Column("cart_id", String(32), ForeignKey("carts.id", ondelete="CASCADE"), primary_key=True),
-    Column("sku", String(64), primary_key=True),
-    Column("quantity", BigInteger, nullable=False),
-    Column("added_at", UTCDateTime, nullable=False),
-    CheckConstraint("quantity > 0", name="quantity_positive"),
+    sa.Column(
+        "cart_id",
+        sa.String(32),
+        sa.ForeignKey("carts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("sku", sa.String(64), primary_key=True),
+    sa.Column("quantity", sa.BigInteger, nullable=False),
+    sa.Column("added_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("quantity > 0", name="quantity_positive"),
 )
 
 # Stored answers of `POST /api/v1/cart/items` sent with an Idempotency-Key (vanity_common).
