@@ -51,7 +51,7 @@ test: install proto-check lint gateway-validate k8s-check monitoring-check docke
 	$(UV) run --frozen pytest -q -p no:cacheprovider --ignore=tests/ops/test_monitoring.py
 
 test-fast: install ## the test suite only, SQLite only (no MariaDB)
-	VANITY_TEST_MARIADB_URL=mysql+aiomysql://nobody@127.0.0.1:1 $(UV) run --frozen pytest -q -x
+	VANITY_TEST_MARIADB_URL=mysql+asyncmy://nobody@127.0.0.1:1 $(UV) run --frozen pytest -q -x
 
 migrate: install ## apply every service's migrations (SQLite by default, MySQL when *_DATABASE_URL say so)
 	@for s in $(SERVICES); do $(PY) -m vanity_$$s migrate || exit 1; done

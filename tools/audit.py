@@ -15,7 +15,7 @@ Checks (each one a pure function over a `Snapshot`, so tests drive them with han
 - `no_locked_carts`: no cart locked by an order that has finished (or is unknown).
 
     .venv/bin/python -m tools.audit --data-dir /tmp/vanity-load-xyz       # SQLite files
-    .venv/bin/python -m tools.audit --mariadb mysql+aiomysql://root@127.0.0.1:3306 --prefix vanity_load_
+    .venv/bin/python -m tools.audit --mariadb mysql+asyncmy://root@127.0.0.1:3306 --prefix vanity_load_
     .venv/bin/python -m tools.audit --data-dir DIR --demo-broken          # corrupt a copy, show it fails
 
 Exit status 1 when a check fails.
@@ -430,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data-dir", type=Path, help="a suite's data dir (SQLite files)")
-    source.add_argument("--mariadb", help="server URL, e.g. mysql+aiomysql://root@127.0.0.1:3306")
+    source.add_argument("--mariadb", help="server URL, e.g. mysql+asyncmy://root@127.0.0.1:3306")
     parser.add_argument("--prefix", default="vanity_load_", help="MariaDB database name prefix")
     parser.add_argument("--json", type=Path, help="also write the result as JSON here")
     parser.add_argument(

@@ -8,7 +8,7 @@
    with a running relay nudged by the commit (no polling).
 
 A throwaway database is created and dropped. MariaDB from VANITY_BENCH_MARIADB_URL (default
-mysql+aiomysql://root@127.0.0.1:3306).
+mysql+asyncmy://root@127.0.0.1:3306).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ async def delivery_lag(url: str, n: int) -> list[float]:
 
 
 async def main(args) -> None:
-    server = os.environ.get("VANITY_BENCH_MARIADB_URL", "mysql+aiomysql://root@127.0.0.1:3306")
+    server = os.environ.get("VANITY_BENCH_MARIADB_URL", "mysql+asyncmy://root@127.0.0.1:3306")
     name = f"vbench_{uuid.uuid4().hex[:10]}"
     admin = create_async_engine(server)
     async with admin.begin() as conn:

@@ -103,7 +103,7 @@ class ScratchMariaDB:
         return Server(host="127.0.0.1", port=self.port, user="root")
 
     def url(self, database: str) -> str:
-        return f"mysql+aiomysql://root@127.0.0.1:{self.port}/{database}"
+        return f"mysql+asyncmy://root@127.0.0.1:{self.port}/{database}"
 
     def install(self) -> None:
         self.datadir.mkdir(parents=True)
@@ -546,7 +546,7 @@ def business_audit(scratch: ScratchMariaDB):
     sold equal units committed, no stale reservation, no cart left locked."""
     from tools.audit import mariadb_urls, run_audit
 
-    return run_audit(mariadb_urls(f"mysql+aiomysql://root@127.0.0.1:{scratch.port}", "vanity_"))
+    return run_audit(mariadb_urls(f"mysql+asyncmy://root@127.0.0.1:{scratch.port}", "vanity_"))
 
 
 def acknowledged_orders_changed(scratch: ScratchMariaDB, orders: Orders) -> list[str]:

@@ -31,7 +31,7 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from tools.suite import ROOT, SERVICES, Layout, prepare, process_commands, wait_ready
 
-MARIADB_URL = os.environ.get("LOAD_MARIADB_URL", "mysql+aiomysql://root@127.0.0.1:3306")
+MARIADB_URL = os.environ.get("LOAD_MARIADB_URL", "mysql+asyncmy://root@127.0.0.1:3306")
 REDIS_SERVER = "redis-server"
 # Shorter than the shop's defaults so a run of a few minutes sees reservations expire,
 # abandoned 3-D Secure payments time out and the sweeps run several times.

@@ -245,7 +245,7 @@ def test_literal_secrets_are_caught(rendered):
                 "apiVersion": "v1",
                 "kind": "Secret",
                 "metadata": {"name": "leak", "namespace": "vanity"},
-                "stringData": {"DATABASE_URL": "mysql+aiomysql://u:real-password@db/x"},
+                "stringData": {"DATABASE_URL": "mysql+asyncmy://u:real-password@db/x"},
             }
         )
 

@@ -255,7 +255,7 @@ def test_development_certificates_are_made_once_and_kept_private(tmp_path):
 
 
 def production(**overrides) -> InventorySettings:
-    return InventorySettings(env="production", database_url="mysql+aiomysql://db/i", **overrides)
+    return InventorySettings(env="production", database_url="mysql+asyncmy://db/i", **overrides)
 
 
 def test_production_refuses_plaintext_grpc():

@@ -9,16 +9,16 @@ class DemoSettings(ServiceSettings):
 
 
 def test_per_service_variable_wins_over_plain(monkeypatch):
-    monkeypatch.setenv("DATABASE_URL", "mysql+aiomysql://db/plain")
-    monkeypatch.setenv("DEMO_DATABASE_URL", "mysql+aiomysql://db/demo")
-    monkeypatch.setenv("OTHER_DATABASE_URL", "mysql+aiomysql://db/other")
-    assert DemoSettings().database_url == "mysql+aiomysql://db/demo"
+    monkeypatch.setenv("DATABASE_URL", "mysql+asyncmy://db/plain")
+    monkeypatch.setenv("DEMO_DATABASE_URL", "mysql+asyncmy://db/demo")
+    monkeypatch.setenv("OTHER_DATABASE_URL", "mysql+asyncmy://db/other")
+    assert DemoSettings().database_url == "mysql+asyncmy://db/demo"
 
 
 def test_plain_variable_used_without_a_per_service_one(monkeypatch):
     monkeypatch.delenv("DEMO_DATABASE_URL", raising=False)
-    monkeypatch.setenv("DATABASE_URL", "mysql+aiomysql://db/plain")
-    assert DemoSettings().database_url == "mysql+aiomysql://db/plain"
+    monkeypatch.setenv("DATABASE_URL", "mysql+asyncmy://db/plain")
+    assert DemoSettings().database_url == "mysql+asyncmy://db/plain"
 
 
 def test_default_database_is_a_sqlite_file_per_service(tmp_path):
@@ -39,7 +39,7 @@ def test_production_refuses_development_secrets_and_sqlite():
 
 
 def test_production_refuses_to_build_the_app_with_development_secrets():
-    settings = PaymentsSettings(env="production", database_url="mysql+aiomysql://db/payments")
+    settings = PaymentsSettings(env="production", database_url="mysql+asyncmy://db/payments")
     with pytest.raises(InsecureConfigurationError):
         build_service_app(settings, ServiceParts())
 
@@ -47,7 +47,7 @@ def test_production_refuses_to_build_the_app_with_development_secrets():
 def test_production_starts_with_real_secrets():
     settings = PaymentsSettings(
         env="production",
-        database_url="mysql+aiomysql://db/payments",
+        database_url="mysql+asyncmy://db/payments",
         jwks_url="http://identity:8080/.well-known/jwks.json",
         payment_provider="stripe",
         stripe_secret_key="sk_live_not-a-real-key",

@@ -310,7 +310,7 @@ def main() -> None:
     parser.add_argument("--url", help="an already running cart or gateway (needs --token)")
     parser.add_argument("--token", help="a customer access token for --url")
     parser.add_argument("--fill", nargs="*", help="with --url: SKUs to add first")
-    parser.add_argument("--database-url", help="cart database, e.g. mysql+aiomysql://root@host")
+    parser.add_argument("--database-url", help="cart database, e.g. mysql+asyncmy://root@host")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--serve-deps", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()

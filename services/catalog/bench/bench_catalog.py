@@ -8,7 +8,7 @@ drives it with an asyncio aiohttp client. `--url` measures an already running ca
 
     uv run python services/catalog/bench/bench_catalog.py                 # defaults
     uv run python services/catalog/bench/bench_catalog.py --requests 5000 --concurrency 32
-    uv run python services/catalog/bench/bench_catalog.py --database-url mysql+aiomysql://root@127.0.0.1/catalog_bench
+    uv run python services/catalog/bench/bench_catalog.py --database-url mysql+asyncmy://root@127.0.0.1/catalog_bench
     uv run python services/catalog/bench/bench_catalog.py --redis redis://127.0.0.1:6379/14
 """
 

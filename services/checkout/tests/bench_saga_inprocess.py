@@ -2,7 +2,7 @@
 (every step's claim, read and fenced commit), against the in-process fakes (no network).
 
     .venv/bin/python services/checkout/tests/bench_saga_inprocess.py \\
-        --url mysql+aiomysql://root@127.0.0.1:3306 --orders 400 --concurrency 20
+        --url mysql+asyncmy://root@127.0.0.1:3306 --orders 400 --concurrency 20
 
 With a server URL (no database name) it creates and drops a throwaway database. It prints
 completed sagas per second and the p50/p95/p99 latency of `place_order` (request to confirmed).
@@ -95,7 +95,7 @@ async def main(url: str, orders: int, concurrency: int) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url", default="mysql+aiomysql://root@127.0.0.1:3306")
+    parser.add_argument("--url", default="mysql+asyncmy://root@127.0.0.1:3306")
     parser.add_argument("--orders", type=int, default=400)
     parser.add_argument("--concurrency", type=int, default=20)
     args = parser.parse_args()

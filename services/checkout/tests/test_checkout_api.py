@@ -107,6 +107,9 @@ async def test_checkout_confirms_and_a_retry_replays_the_same_order(rig):
     assert body["payment"]["status"] == "captured"
     assert body["failure_reason"] is None
     assert rig.shop.inventory.available("LIP-1") == 8
+    # The answer is the order as stored (the run's last commit, not a second read).
+    stored = await rig.client.get(f"/api/v1/orders/{body['order_id']}", headers=rig.user())
+    assert stored.json() == body
 
     again = await rig.checkout("k-1")
     assert again.status_code == 201

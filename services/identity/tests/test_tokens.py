@@ -226,7 +226,7 @@ def test_development_generates_keys_and_production_refuses(tmp_path):
         env="production",
         keys_dir=tmp_path / "prod-keys",
         data_dir=tmp_path,
-        database_url="mysql+aiomysql://u:p@db/identity",
+        database_url="mysql+asyncmy://u:p@db/identity",
         redis_url="redis://127.0.0.1:6379/0",
         mail_backend="smtp",
     )

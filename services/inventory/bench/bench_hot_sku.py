@@ -300,7 +300,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--server",
-        default=os.environ.get("VANITY_BENCH_MARIADB_URL", "mysql+aiomysql://root@127.0.0.1:3306"),
+        default=os.environ.get("VANITY_BENCH_MARIADB_URL", "mysql+asyncmy://root@127.0.0.1:3306"),
     )
     parser.add_argument("--mode", choices=["service", "grpc"], default="service")
     parser.add_argument("--pool", type=int, default=32, help="DB pool size (overflow as much)")

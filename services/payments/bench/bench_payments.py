@@ -8,7 +8,7 @@ Stripe events are signed and POSTed to payments' own webhook endpoint over HTTP 
 benchmark runs (that load is part of the figures). `--concurrency` clients each loop: Charge
 (capture=false, a fresh idempotency key) then Capture of the payment it got. Reported: pairs/s,
 gRPC calls/s, and p50/p95/p99 of each call and of the pair. MariaDB from
-VANITY_BENCH_MARIADB_URL (default mysql+aiomysql://root@127.0.0.1:3306).
+VANITY_BENCH_MARIADB_URL (default mysql+asyncmy://root@127.0.0.1:3306).
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ async def main() -> None:
     )
     args = parser.parse_args()
 
-    server_url = os.environ.get("VANITY_BENCH_MARIADB_URL", "mysql+aiomysql://root@127.0.0.1:3306")
+    server_url = os.environ.get("VANITY_BENCH_MARIADB_URL", "mysql+asyncmy://root@127.0.0.1:3306")
     name = f"bench_payments_{uuid.uuid4().hex[:8]}"
     admin = create_async_engine(server_url, isolation_level="AUTOCOMMIT")
     async with admin.connect() as conn:

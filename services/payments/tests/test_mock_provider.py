@@ -26,6 +26,7 @@ from vanity_payments.providers.mock import FaultKind, InMemoryMockStore, MockPro
 from vanity_payments.providers.stripe import StripeProvider
 from vanity_payments.providers.webhooks import (
     SIGNATURE_HEADER,
+    SUBSCRIBED_EVENT_TYPES,
     WebhookSignatureInvalid,
     verify_webhook,
 )
@@ -33,6 +34,7 @@ from vanity_payments.settings import PaymentsSettings
 
 SECRET = "whsec_mock_tests"
 AUTHORIZE = domain.ProviderStep.AUTHORIZE
+CAPTURE = domain.ProviderStep.CAPTURE
 
 
 class RecordingSleep:
@@ -100,6 +102,20 @@ async def test_visa_authorizes_with_manual_capture_and_carries_our_ids(mock, sto
         "payment_intent.created",
         "payment_intent.amount_capturable_updated",
     ]
+
+
+async def test_an_endpoint_gets_only_the_events_it_subscribed_to(store):
+    """Stripe's `enabled_events`: the configured mock sends payments' subscription, one event a
+    step, where an endpoint subscribed to everything would get four for the same order."""
+    subscribed = MockProvider(store, webhook_secret=SECRET, enabled_events=SUBSCRIBED_EVENT_TYPES)
+    intent = await subscribed.create_intent(request(), idempotency_key=key())
+    await subscribed.capture_intent(intent.id, idempotency_key=key(step=CAPTURE))
+    assert event_types(store) == [
+        "payment_intent.amount_capturable_updated",
+        "payment_intent.succeeded",
+    ]
+    configured = provider_from_settings(PaymentsSettings(), mock_store=store)
+    assert configured.enabled_events == SUBSCRIBED_EVENT_TYPES
 
 
 async def test_visa_with_automatic_capture_is_paid_at_once(mock, store):
@@ -466,7 +482,7 @@ async def test_the_settings_choose_the_provider(tmp_path):
 def test_production_refuses_the_mock_test_keys_and_another_api(overrides, problem):
     live = {
         "env": "production",
-        "database_url": "mysql+aiomysql://db/payments",
+        "database_url": "mysql+asyncmy://db/payments",
         "jwks_url": "http://identity/jwks",
         "payment_provider": "stripe",
         "stripe_secret_key": "sk_live_abc",

@@ -173,20 +173,14 @@ async def test_late_webhooks_after_the_api_moved_on_change_nothing(harness):
     await harness.payments.capture(payment.id)
     events = await pending_events(harness)
     capture_events = [e for e in events if e not in authorization_events]
-    assert {e["type"] for e in authorization_events} == {
-        "payment_intent.created",
-        "payment_intent.amount_capturable_updated",
-    }
-    assert {e["type"] for e in capture_events} == {"payment_intent.succeeded", "charge.captured"}
+    # The endpoint's subscription (SUBSCRIBED_EVENT_TYPES): one event per step.
+    assert [e["type"] for e in authorization_events] == ["payment_intent.amount_capturable_updated"]
+    assert [e["type"] for e in capture_events] == ["payment_intent.succeeded"]
     # The authorization's events arrive after the capture's.
     late = capture_events + authorization_events
     outcomes = await post_events(harness, late)
-    acted_on = {e["id"] for e, o in zip(late, outcomes, strict=True) if o == "processed"}
-    assert {e["type"] for e in late if e["id"] in acted_on} == {
-        "payment_intent.succeeded",
-        "charge.captured",
-        "payment_intent.amount_capturable_updated",
-    }
+    assert outcomes == ["processed", "processed"]
+    acted_on = {e["id"] for e in late}
     # The same events again (Stripe retrying): recognised by id.
     again = await post_events(harness, [e for e in events if e["id"] in acted_on])
     assert set(again) == {"duplicate"}

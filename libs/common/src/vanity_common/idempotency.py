@@ -114,7 +114,7 @@ def _columns() -> list[Column]:
         Column("locked_until", UTCDateTime(), nullable=True),
         Column("response_status", Integer, nullable=True),
         Column("response_headers", Text, nullable=True),
-        # Base64 (aiomysql cannot bind bytes with the PyMySQL release in uv.lock).
+        # Base64 text: one column type whatever the driver binds bytes as.
         Column(
             "response_body",
             Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb"),

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 MARIADB_ENV = "VANITY_TEST_MARIADB_URL"
-DEFAULT_MARIADB = "mysql+aiomysql://root@127.0.0.1:3306"
+DEFAULT_MARIADB = "mysql+asyncmy://root@127.0.0.1:3306"
 
 
 def mariadb_server() -> str:

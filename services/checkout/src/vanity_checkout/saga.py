@@ -301,7 +301,11 @@ class CheckoutSaga:
                         metrics.PLACE_DURATION.observe(time.perf_counter() - started_at)
 
                 task.add_done_callback(timed)
-                await asyncio.wait({task}, timeout=wait_s)
+                done, _ = await asyncio.wait({task}, timeout=wait_s)
+                if task in done and not task.cancelled() and task.exception() is None:
+                    order = task.result()
+                    if order is not None:
+                        return order  # as the run's last commit wrote it: no second read
         return await self.get_order(placed_id)
 
     async def aclose(self, timeout_s: float = 5.0) -> None:
@@ -940,7 +944,7 @@ class CheckoutSaga:
         goes on; None when the lease was lost."""
         read_version = run.saga.version
 
-        async def work(uow) -> tuple[repo.SagaRecord, _Decision] | None:
+        async def work(uow) -> tuple[repo.SagaRecord, _Decision, Order] | None:
             conn, now = uow.conn, uow.now
             record = await repo.get_saga(conn, run.saga.order_id, for_update=True)
             if record is None or record.lease_owner != owner or record.saga.version != read_version:
@@ -967,8 +971,10 @@ class CheckoutSaga:
                 )
             if decision.lines is not None:
                 await repo.set_lines(conn, order.id, decision.lines)
+            order_written = decision.order
             if decision.order != order:
                 await repo.update_order(conn, decision.order, now)
+                order_written = replace(decision.order, updated_at=now)
             for kind in decision.emails:
                 await self._publish_email(uow, decision.order, kind, f"{order.id}:{kind}")
             if decision.restock:
@@ -1002,15 +1008,15 @@ class CheckoutSaga:
                 lease_owner=owner if lease_until else None,
                 lease_until=lease_until,
             )
-            return written, decision
+            return written, decision, order_written
 
         committed = await self.db.write(work, clock=self.clock)
         if committed is None:
             metrics.LOST_LEASES.inc()
             return None
-        written, decision = committed
+        written, decision, order_written = committed
         _count(decision, run.saga.step)
-        return written, decision.order, decision.go_on
+        return written, order_written, decision.go_on
 
     def _decide(
         self,

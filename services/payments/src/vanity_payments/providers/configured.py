@@ -5,6 +5,7 @@ from __future__ import annotations
 from vanity_payments.providers import PaymentProvider
 from vanity_payments.providers.mock import InMemoryMockStore, MockProvider, MockStore
 from vanity_payments.providers.stripe import StripeProvider
+from vanity_payments.providers.webhooks import SUBSCRIBED_EVENT_TYPES
 from vanity_payments.settings import PaymentsSettings
 
 
@@ -23,4 +24,5 @@ def provider_from_settings(
     return MockProvider(
         mock_store if mock_store is not None else InMemoryMockStore(),
         webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+        enabled_events=SUBSCRIBED_EVENT_TYPES,
     )

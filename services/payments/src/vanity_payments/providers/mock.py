@@ -25,7 +25,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import asdict, dataclass, field, replace
 from enum import StrEnum
@@ -586,8 +586,11 @@ class MockProvider:
         now: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         new_id: Callable[[str], str] = _new_id,
+        enabled_events: Collection[str] | None = None,
     ) -> None:
         self.store = store if store is not None else InMemoryMockStore()
+        # Like a Stripe webhook endpoint's `enabled_events`: None is Stripe's "*" (every event).
+        self.enabled_events = frozenset(enabled_events) if enabled_events is not None else None
         self.webhook_secret = webhook_secret
         self.faults = FaultPlan()
         self._now = now
@@ -851,6 +854,8 @@ class MockProvider:
             await self._emit(tx, event_type, intent.to_stripe())
 
     async def _emit(self, tx: MockStoreTx, event_type: str, obj: dict[str, Any]) -> None:
+        if self.enabled_events is not None and event_type not in self.enabled_events:
+            return  # Stripe sends an endpoint only the events it subscribed to
         await tx.emit(
             {
                 "id": self._new_id("evt"),
