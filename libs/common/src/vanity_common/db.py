@@ -29,6 +29,21 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+
+class _ExpectedServerNotes(logging.Filter):
+    """asyncmy logs every warning and note the server returns. Two are expected, not news:
+    MariaDB ignores the name of a PRIMARY KEY (the naming convention names every key), and a
+    migration's CREATE DATABASE IF NOT EXISTS finds the database there."""
+
+    EXPECTED = ("ignored for PRIMARY key", "database exists")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(text in message for text in self.EXPECTED)
+
+
+logging.getLogger("asyncmy").addFilter(_ExpectedServerNotes())
+
 # MySQL error codes worth retrying: deadlock found, lock wait timeout.
 _MYSQL_RETRYABLE = {1213, 1205}
 
