@@ -62,6 +62,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     delete,
     insert,
     select,
@@ -150,6 +151,13 @@ def drop_idempotency_table() -> None:
 # The chassis' own handle on the table (statements name the table; each service's database
 # has it through the service's migration).
 keys_table = idempotency_table(MetaData())
+
+# Built once with bind parameters: SQLAlchemy keys (caches) them once, not on every request.
+_CLAIM = insert(keys_table)
+_COMPLETE = update(keys_table).where(
+    keys_table.c.key_hash == bindparam("claimed_key_hash"),
+    keys_table.c.claim_token == bindparam("claimed_token"),
+)
 
 
 @dataclass(frozen=True)
@@ -266,12 +274,13 @@ class IdempotencyStore:
             try:
                 async with self.db.connect(write=True) as conn:
                     await conn.execute(
-                        insert(t).values(
-                            key_hash=key_hash,
-                            scope=scope[:160],
-                            idempotency_key=key,
+                        _CLAIM,
+                        {
+                            "key_hash": key_hash,
+                            "scope": scope[:160],
+                            "idempotency_key": key,
                             **self._claim_values(fingerprint, token, now),
-                        )
+                        },
                     )
                 return Claim(key_hash, token)
             except IntegrityError:
@@ -330,18 +339,16 @@ class IdempotencyStore:
         """Stores the final answer; False when the claim was lost (its lease ran out)."""
         async with self.db.connect(write=True) as conn:
             result = await conn.execute(
-                update(keys_table)
-                .where(
-                    keys_table.c.key_hash == claim.key_hash,
-                    keys_table.c.claim_token == claim.token,
-                )
-                .values(
-                    state=COMPLETED,
-                    locked_until=None,
-                    response_status=answer.status,
-                    response_headers=orjson.dumps(answer.headers).decode(),
-                    response_body=base64.b64encode(answer.body).decode("ascii"),
-                )
+                _COMPLETE,
+                {
+                    "claimed_key_hash": claim.key_hash,
+                    "claimed_token": claim.token,
+                    "state": COMPLETED,
+                    "locked_until": None,
+                    "response_status": answer.status,
+                    "response_headers": orjson.dumps(answer.headers).decode(),
+                    "response_body": base64.b64encode(answer.body).decode("ascii"),
+                },
             )
         return result.rowcount == 1
 

@@ -47,6 +47,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     func,
     insert,
     select,
@@ -132,6 +133,22 @@ def drop_messaging_tables() -> None:
 # The chassis' own handle on the tables, for its statements (names are what matter in SQL).
 outbox_table, processed_table = add_messaging_tables(MetaData())
 
+# Built once with bind parameters: SQLAlchemy keys (caches) them once, not on every message.
+_INSERT_MESSAGE = insert(outbox_table)
+_CLAIM_MESSAGES = update(outbox_table).where(
+    outbox_table.c.id.in_(bindparam("claimed_ids", expanding=True)),
+    outbox_table.c.status == PENDING,
+)
+_MARK_SENT = update(outbox_table).where(
+    outbox_table.c.id.in_(bindparam("sent_ids", expanding=True)),
+    outbox_table.c.claimed_by == bindparam("claim_token"),
+)
+_MARK_PROCESSED = (
+    insert(processed_table)
+    .prefix_with("IGNORE", dialect="mysql")
+    .prefix_with("OR IGNORE", dialect="sqlite")
+)
+
 
 def new_message_id() -> str:
     return uuid.uuid4().hex
@@ -159,15 +176,16 @@ async def publish(
     future `not_before` waits in the database (never as a long Celery ETA) until a sweep."""
     message_id = _check_id(message_id or new_message_id())
     await conn.execute(
-        insert(outbox_table).values(
-            id=message_id,
-            topic=topic,
-            payload=orjson.dumps(dict(payload)).decode(),
-            status=PENDING,
-            attempts=0,
-            due_at=max(not_before or now, now),
-            created_at=now,
-        )
+        _INSERT_MESSAGE,
+        {
+            "id": message_id,
+            "topic": topic,
+            "payload": orjson.dumps(dict(payload)).decode(),
+            "status": PENDING,
+            "attempts": 0,
+            "due_at": max(not_before or now, now),
+            "created_at": now,
+        },
     )
     return message_id
 
@@ -178,13 +196,10 @@ async def mark_processed(
     """Records that `consumer` handled `message_id`, in the caller's transaction. False when it
     already was (the caller then skips its effect). A concurrent duplicate on MariaDB waits on
     the first one's key lock and then sees it."""
-    statement = (
-        insert(processed_table)
-        .values(consumer=consumer, message_id=_check_id(message_id), processed_at=now)
-        .prefix_with("IGNORE", dialect="mysql")
-        .prefix_with("OR IGNORE", dialect="sqlite")
+    result = await conn.execute(
+        _MARK_PROCESSED,
+        {"consumer": consumer, "message_id": _check_id(message_id), "processed_at": now},
     )
-    result = await conn.execute(statement)
     return result.rowcount == 1
 
 
@@ -351,9 +366,12 @@ class OutboxRelay:
             rows = (await uow.conn.execute(query)).all()
             if rows:
                 await uow.conn.execute(
-                    update(t)
-                    .where(t.c.id.in_([r.id for r in rows]), t.c.status == PENDING)
-                    .values(due_at=now + self.lease, claimed_by=token)
+                    _CLAIM_MESSAGES,
+                    {
+                        "claimed_ids": [r.id for r in rows],
+                        "due_at": now + self.lease,
+                        "claimed_by": token,
+                    },
                 )
             return [
                 OutboxMessage(r.id, r.topic, orjson.loads(r.payload), r.attempts, r.created_at)
@@ -383,9 +401,15 @@ class OutboxRelay:
         async def work(uow) -> None:
             if sent:
                 await uow.conn.execute(
-                    update(t)
-                    .where(t.c.id.in_([m.id for m in sent]), t.c.claimed_by == token)
-                    .values(status=SENT, sent_at=now, claimed_by=None, last_error=None)
+                    _MARK_SENT,
+                    {
+                        "sent_ids": [m.id for m in sent],
+                        "claim_token": token,
+                        "status": SENT,
+                        "sent_at": now,
+                        "claimed_by": None,
+                        "last_error": None,
+                    },
                 )
             for message, error in failed:
                 attempts = message.attempts + 1

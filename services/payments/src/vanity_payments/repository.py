@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vanity_payments.domain import Payment, PaymentEvent, PaymentStatus, Transition
@@ -54,6 +54,24 @@ def _event(row) -> PaymentEvent:
     )
 
 
+# The hot statements, built once with bind parameters: SQLAlchemy keys (caches) each once.
+_INSERT_PAYMENT = insert(payments)
+_PAYMENT = select(payments).where(payments.c.id == bindparam("key_payment_id"))
+_PAYMENT_FOR_UPDATE = _PAYMENT.with_for_update()
+_CHARGE_BY_KEY = select(payments).where(
+    payments.c.idempotency_key == bindparam("key_idempotency_key")
+)
+_BY_PROVIDER_REFERENCE = select(payments).where(
+    payments.c.provider_reference == bindparam("key_intent_id")
+)
+_SAVE_TRANSITION = update(payments).where(
+    payments.c.id == bindparam("before_id"),
+    payments.c.status == bindparam("before_status"),
+    payments.c.captured_minor == bindparam("before_captured_minor"),
+    payments.c.refunded_minor == bindparam("before_refunded_minor"),
+)
+
+
 async def insert_payment(
     conn: AsyncConnection,
     payment: Payment,
@@ -66,42 +84,39 @@ async def insert_payment(
 ) -> None:
     """A new (pending) payment; the unique idempotency key refuses a second one for the key."""
     await conn.execute(
-        insert(payments).values(
-            id=payment.id,
-            order_id=payment.order_id,
-            user_id=user_id,
-            idempotency_key=idempotency_key,
-            status=payment.status.value,
-            amount_minor=payment.amount_minor,
-            refunded_minor=payment.refunded_minor,
-            captured_minor=payment.captured_minor,
-            currency=payment.currency,
-            provider=payment.provider,
-            provider_reference=payment.provider_reference,
-            failure_reason=payment.failure_reason,
-            client_secret=payment.client_secret,
-            payment_method=payment_method,
-            capture_method=capture_method,
-            created_at=now,
-            updated_at=now,
-        )
+        _INSERT_PAYMENT,
+        {
+            "id": payment.id,
+            "order_id": payment.order_id,
+            "user_id": user_id,
+            "idempotency_key": idempotency_key,
+            "status": payment.status.value,
+            "amount_minor": payment.amount_minor,
+            "refunded_minor": payment.refunded_minor,
+            "captured_minor": payment.captured_minor,
+            "currency": payment.currency,
+            "provider": payment.provider,
+            "provider_reference": payment.provider_reference,
+            "failure_reason": payment.failure_reason,
+            "client_secret": payment.client_secret,
+            "payment_method": payment_method,
+            "capture_method": capture_method,
+            "created_at": now,
+            "updated_at": now,
+        },
     )
 
 
 async def get_payment(
     conn: AsyncConnection, payment_id: str, *, for_update: bool = False
 ) -> Payment | None:
-    query = select(payments).where(payments.c.id == payment_id)
-    if for_update:
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
+    query = _PAYMENT_FOR_UPDATE if for_update else _PAYMENT
+    row = (await conn.execute(query, {"key_payment_id": payment_id})).first()
     return _payment(row) if row else None
 
 
 async def get_charge_by_key(conn: AsyncConnection, idempotency_key: str) -> StoredCharge | None:
-    row = (
-        await conn.execute(select(payments).where(payments.c.idempotency_key == idempotency_key))
-    ).first()
+    row = (await conn.execute(_CHARGE_BY_KEY, {"key_idempotency_key": idempotency_key})).first()
     if row is None:
         return None
     return StoredCharge(
@@ -121,9 +136,7 @@ async def get_charge(conn: AsyncConnection, payment_id: str) -> StoredCharge | N
 
 
 async def find_by_provider_reference(conn: AsyncConnection, intent_id: str) -> Payment | None:
-    row = (
-        await conn.execute(select(payments).where(payments.c.provider_reference == intent_id))
-    ).first()
+    row = (await conn.execute(_BY_PROVIDER_REFERENCE, {"key_intent_id": intent_id})).first()
     return _payment(row) if row else None
 
 
@@ -236,21 +249,19 @@ async def save_transitions(
     if not events:
         return True
     changed = await conn.execute(
-        update(payments)
-        .where(
-            payments.c.id == before.id,
-            payments.c.status == before.status.value,
-            payments.c.captured_minor == before.captured_minor,
-            payments.c.refunded_minor == before.refunded_minor,
-        )
-        .values(
-            status=after.status.value,
-            captured_minor=after.captured_minor,
-            refunded_minor=after.refunded_minor,
-            failure_reason=after.failure_reason,
-            client_secret=after.client_secret,
-            updated_at=now,
-        )
+        _SAVE_TRANSITION,
+        {
+            "before_id": before.id,
+            "before_status": before.status.value,
+            "before_captured_minor": before.captured_minor,
+            "before_refunded_minor": before.refunded_minor,
+            "status": after.status.value,
+            "captured_minor": after.captured_minor,
+            "refunded_minor": after.refunded_minor,
+            "failure_reason": after.failure_reason,
+            "client_secret": after.client_secret,
+            "updated_at": now,
+        },
     )
     if changed.rowcount != 1:
         return False

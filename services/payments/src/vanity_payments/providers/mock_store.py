@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from vanity_common.db import Database, is_retryable_db_error
 from vanity_common.uow import UnitOfWork
@@ -28,6 +28,19 @@ from vanity_payments.tables import mock_idempotency, mock_intents, mock_refunds
 
 # Outbox topic of the Stripe events the mock sends; the payload is the event itself.
 MOCK_WEBHOOK_TOPIC = "payments.mock_stripe_event"
+
+# Every call of the mock runs these: built once with bind parameters, keyed once by SQLAlchemy.
+_INTENT_FOR_UPDATE = (
+    select(mock_intents.c.record)
+    .where(mock_intents.c.id == bindparam("key_intent_id"))
+    .with_for_update()
+)
+_UPDATE_INTENT = update(mock_intents).where(mock_intents.c.id == bindparam("key_intent_id"))
+_INSERT_INTENT = insert(mock_intents)
+_ANSWER = select(mock_idempotency).where(
+    mock_idempotency.c.idempotency_key == bindparam("key_idempotency_key")
+)
+_INSERT_ANSWER = insert(mock_idempotency)
 
 
 class SqlMockStore:
@@ -55,8 +68,8 @@ class SqlMockTx:
 
     async def get_intent(self, intent_id: str) -> MockIntent | None:
         # Locked: a capture racing a cancel on MariaDB must not both read `requires_capture`.
-        query = select(mock_intents.c.record).where(mock_intents.c.id == intent_id)
-        record = (await self.conn.execute(query.with_for_update())).scalar_one_or_none()
+        found = await self.conn.execute(_INTENT_FOR_UPDATE, {"key_intent_id": intent_id})
+        record = found.scalar_one_or_none()
         return intent_from_record(orjson.loads(record)) if record else None
 
     async def find_intent(self, payment_id: str) -> MockIntent | None:
@@ -72,19 +85,19 @@ class SqlMockTx:
     async def put_intent(self, intent: MockIntent) -> None:
         record = orjson.dumps(intent_record(intent)).decode()
         changed = await self.conn.execute(
-            update(mock_intents)
-            .where(mock_intents.c.id == intent.id)
-            .values(record=record, updated_at=self.uow.now)
+            _UPDATE_INTENT,
+            {"key_intent_id": intent.id, "record": record, "updated_at": self.uow.now},
         )
         if changed.rowcount == 0:
             await self.conn.execute(
-                insert(mock_intents).values(
-                    id=intent.id,
-                    payment_id=intent.metadata.get("payment_id"),
-                    record=record,
-                    created_at=self.uow.now,
-                    updated_at=self.uow.now,
-                )
+                _INSERT_INTENT,
+                {
+                    "id": intent.id,
+                    "payment_id": intent.metadata.get("payment_id"),
+                    "record": record,
+                    "created_at": self.uow.now,
+                    "updated_at": self.uow.now,
+                },
             )
 
     async def put_refund(self, refund: MockRefund) -> None:
@@ -100,13 +113,7 @@ class SqlMockTx:
         )
 
     async def get_answer(self, idempotency_key: str) -> RememberedAnswer | None:
-        row = (
-            await self.conn.execute(
-                select(mock_idempotency).where(
-                    mock_idempotency.c.idempotency_key == idempotency_key
-                )
-            )
-        ).first()
+        row = (await self.conn.execute(_ANSWER, {"key_idempotency_key": idempotency_key})).first()
         if row is None:
             return None
         return RememberedAnswer(row.fingerprint, int(row.http_status), orjson.loads(row.body))
@@ -114,13 +121,14 @@ class SqlMockTx:
     async def put_answer(self, idempotency_key: str, answer: RememberedAnswer) -> None:
         try:
             await self.conn.execute(
-                insert(mock_idempotency).values(
-                    idempotency_key=idempotency_key,
-                    fingerprint=answer.fingerprint,
-                    http_status=answer.http_status,
-                    body=orjson.dumps(answer.body).decode(),
-                    created_at=self.uow.now,
-                )
+                _INSERT_ANSWER,
+                {
+                    "idempotency_key": idempotency_key,
+                    "fingerprint": answer.fingerprint,
+                    "http_status": answer.http_status,
+                    "body": orjson.dumps(answer.body).decode(),
+                    "created_at": self.uow.now,
+                },
             )
         except IntegrityError as exc:  # a concurrent request with the key committed first
             raise StoreConflict(idempotency_key) from exc
