@@ -575,6 +575,20 @@ COMMERCE = Dashboard(
                     "SAGA_LEASE_SECONDS) and another run took the saga over.",
                 ),
                 panel(
+                    "In-flight sagas by state",
+                    [("max by (state) (vanity_checkout_sagas_in_flight)", "{{state}}")],
+                    description="Read from the saga table by the recovery sweep (every ~10 s): "
+                    "running, waiting for the customer's 3-D Secure, compensating.",
+                ),
+                panel(
+                    "Age of the oldest in-flight saga (alert: 30 min)",
+                    [("max(vanity_checkout_saga_oldest_in_flight_seconds)", "oldest")],
+                    "s",
+                    description="A 3-D Secure wait ends before the reservation's TTL and a "
+                    "forward step gives up after ~4 min of retries: an older saga is stuck "
+                    "(CheckoutSagaOldestInFlight).",
+                ),
+                panel(
                     "Time to the saga's first stop (confirmed, failed or waiting)",
                     quantiles("vanity_checkout_place_order_seconds", "", ""),
                     "s",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 from vanity_checkout.domain import FailureReason, OrderStatus, SagaState, SagaStep
 from vanity_checkout.ports import PaymentStatus, ReservationStatus
@@ -204,6 +205,36 @@ async def test_a_call_that_never_arrived_is_made_again(checkout, shop):
     assert (await checkout.get_order(order.id)).status is OrderStatus.CONFIRMED
     assert shop.payments.count("charge") == 2
     assert_confirmed(shop, order.id)
+
+
+# ------------------------------------------------------------------------ in-flight gauges
+
+
+def gauge(name: str, **labels) -> float | None:
+    return REGISTRY.get_sample_value(name, labels)
+
+
+async def test_the_in_flight_gauges_count_active_sagas_and_age_the_oldest(
+    any_checkout, shop, clock
+):
+    assert (await any_checkout.report_in_flight()).counts == {}
+    assert gauge("vanity_checkout_saga_oldest_in_flight_seconds") == 0
+    waiting = await any_checkout.place_order(place(method=THREE_D_SECURE))
+    clock.advance(seconds=600)
+    await any_checkout.place_order(place(key="key-2"))  # confirmed: no longer in flight
+
+    report = await any_checkout.report_in_flight()
+    assert report.counts == {"waiting": 1}
+    assert report.oldest_age_s == pytest.approx(600, abs=1)
+    assert gauge("vanity_checkout_sagas_in_flight", state="waiting") == 1
+    assert gauge("vanity_checkout_sagas_in_flight", state="running") == 0
+    assert gauge("vanity_checkout_saga_oldest_in_flight_seconds") == pytest.approx(600, abs=1)
+
+    await any_checkout.cancel_order(waiting.id, owner="alice")
+    await settle(any_checkout, clock)
+    assert (await any_checkout.report_in_flight()).counts == {}
+    assert gauge("vanity_checkout_sagas_in_flight", state="waiting") == 0
+    assert gauge("vanity_checkout_saga_oldest_in_flight_seconds") == 0
 
 
 # ------------------------------------------------------------------------------- 3-D Secure

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vanity_checkout.domain import (
@@ -299,6 +299,18 @@ def _lease_free(now: datetime):
 
 
 _ACTIVE = [s.value for s in ACTIVE_SAGA_STATES]
+
+
+async def in_flight(conn: AsyncConnection) -> tuple[dict[str, int], datetime | None]:
+    """Active sagas per state, and when the oldest of them started."""
+    rows = await conn.execute(
+        select(sagas.c.state, func.count(), func.min(sagas.c.created_at))
+        .where(sagas.c.state.in_(_ACTIVE))
+        .group_by(sagas.c.state)
+    )
+    found = rows.all()
+    counts = {state: int(count) for state, count, _ in found}
+    return counts, min((started for _, _, started in found if started), default=None)
 
 
 async def claim_saga(

@@ -81,6 +81,7 @@ from vanity_checkout import domain
 from vanity_checkout import repository as repo
 from vanity_checkout import saga_metrics as metrics
 from vanity_checkout.domain import (
+    ACTIVE_SAGA_STATES,
     FailureReason,
     Order,
     OrderLine,
@@ -189,6 +190,14 @@ class _Run:
     @property
     def saga(self) -> Saga:
         return self.record.saga
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """Active sagas by state, and the age of the oldest one (0 when none is active)."""
+
+    counts: dict[str, int]
+    oldest_age_s: float
 
 
 class CheckoutSaga:
@@ -427,6 +436,18 @@ class CheckoutSaga:
                 if isinstance(result, BaseException) and not isinstance(result, Exception):
                     raise result  # cancelled or dying: after the others had their turn
         return len(order_ids)
+
+    async def report_in_flight(self) -> InFlight:
+        """Sets the in-flight gauges from the saga table (after each recovery sweep): how many
+        sagas are active in each state and how old the oldest is. Counters cannot show a saga
+        that never ends; this age can (alert CheckoutSagaOldestInFlight)."""
+        async with self.db.connect() as conn:
+            counts, oldest_started = await repo.in_flight(conn)
+        oldest_age_s = (self.clock() - oldest_started).total_seconds() if oldest_started else 0.0
+        for state in ACTIVE_SAGA_STATES:
+            metrics.IN_FLIGHT.labels(state.value).set(counts.get(state.value, 0))
+        metrics.OLDEST_IN_FLIGHT.set(max(oldest_age_s, 0.0))
+        return InFlight(counts, max(oldest_age_s, 0.0))
 
     # ==================================================== use cases: after the order exists
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 SAGA_TRANSITIONS = Counter(
     "vanity_checkout_saga_transitions_total",
@@ -28,4 +28,16 @@ PLACE_DURATION = Histogram(
     "vanity_checkout_place_order_seconds",
     "From the request to the saga's first stop (completed, failed, waiting or deferred)",
     buckets=(0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+# Set by the recovery sweep (a Celery worker: in multiprocess mode the latest value wins).
+IN_FLIGHT = Gauge(
+    "vanity_checkout_sagas_in_flight",
+    "Active sagas by state (running, waiting for 3-D Secure, compensating), read from the table",
+    ["state"],
+    multiprocess_mode="mostrecent",
+)
+OLDEST_IN_FLIGHT = Gauge(
+    "vanity_checkout_saga_oldest_in_flight_seconds",
+    "Age of the oldest active saga (0 when none is active)",
+    multiprocess_mode="mostrecent",
 )

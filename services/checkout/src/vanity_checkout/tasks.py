@@ -32,8 +32,16 @@ def purge_idempotency_keys() -> int:
 def recover_sagas() -> int:
     """Beat (every ~10 s) and once at worker start: resumes or compensates every saga whose
     lease lapsed (a killed run), whose retry came due, or whose 3-D Secure wait ran out. Leases
-    make concurrent sweeps safe; a failed sweep is simply the next one's work."""
-    return bridge.run(container().saga.recover_expired_leases())
+    make concurrent sweeps safe; a failed sweep is simply the next one's work. Then it sets the
+    in-flight gauges (active sagas, the oldest one's age)."""
+    saga = container().saga
+
+    async def sweep() -> int:
+        claimed = await saga.recover_expired_leases()
+        await saga.report_in_flight()
+        return claimed
+
+    return bridge.run(sweep())
 
 
 @shared_task(name="checkout.relay_outbox", ignore_result=True)
