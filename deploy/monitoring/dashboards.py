@@ -647,6 +647,24 @@ COMMERCE = Dashboard(
             "Payments",
             [
                 panel(
+                    "Stripe webhooks per second by type and result",
+                    [
+                        (
+                            "sum by (type, result) "
+                            f"(rate(vanity_payments_webhooks_total[{RATE}]))",
+                            "{{type}} {{result}}",
+                        )
+                    ],
+                    "ops",
+                    description="bad_signature: missing, forged, tampered or stale (400, "
+                    "nothing stored); duplicate: an event id already processed.",
+                ),
+                panel(
+                    "Stripe webhook lag (event created -> processed)",
+                    quantiles("vanity_payments_webhook_lag_seconds", "", ""),
+                    "s",
+                ),
+                panel(
                     "Reconciliation mismatches (per hour; a person must act)",
                     [
                         (

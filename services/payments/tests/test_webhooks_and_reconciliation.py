@@ -10,6 +10,7 @@ import contextlib
 
 import orjson
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from vanity_common.outbox import outbox_table, processed_table
 from vanity_payments.domain import PaymentStatus
@@ -259,6 +260,29 @@ async def test_forged_webhooks_change_nothing(harness, forgery):
     after = await harness.payments.get_payment(payment_id=payment_id)
     assert after.status is PaymentStatus.REQUIRES_ACTION
     assert harness.checkout.reports == []
+
+
+def counted(event_type: str, result: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "vanity_payments_webhooks_total", {"type": event_type, "result": result}
+    )
+    return value or 0.0
+
+
+async def test_webhooks_are_counted_by_type_and_result_and_their_lag_observed(harness):
+    authorized = "payment_intent.amount_capturable_updated"
+    lag_before = REGISTRY.get_sample_value("vanity_payments_webhook_lag_seconds_count") or 0.0
+    before = {r: counted(authorized, r) for r in ("processed", "duplicate")}
+    forged_before = counted("unknown", "bad_signature")
+    _, event = await _real_event(harness)
+    assert await post_events(harness, [event, event]) == ["processed", "duplicate"]
+    forged = await harness.http.post(WEBHOOK, content=b"{}", headers={"Stripe-Signature": "x"})
+    assert forged.status_code == 400
+    assert counted(authorized, "processed") == before["processed"] + 1
+    assert counted(authorized, "duplicate") == before["duplicate"] + 1
+    assert counted("unknown", "bad_signature") == forged_before + 1
+    lag_after = REGISTRY.get_sample_value("vanity_payments_webhook_lag_seconds_count")
+    assert lag_after == lag_before + 1  # duplicates and forgeries are not processing lag
 
 
 async def test_signed_event_of_another_kind_or_intent_is_acknowledged_and_ignored(harness):

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import grpc
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import IntegrityError
 from vanity_common import cursor as chassis_cursor
 from vanity_common.clock import Clock, utcnow
@@ -92,6 +92,17 @@ RECONCILED = Counter(
     "vanity_payments_reconciled_total",
     "Payments whose local state the reconciliation job changed, by resulting status",
     ["status"],
+)
+WEBHOOKS = Counter(
+    "vanity_payments_webhooks_total",
+    "Stripe webhook deliveries by event type and result (processed, duplicate, ignored, "
+    "bad_signature)",
+    ["type", "result"],
+)
+WEBHOOK_LAG = Histogram(
+    "vanity_payments_webhook_lag_seconds",
+    "From the event's creation at the provider to its processing here",
+    buckets=(0.1, 0.5, 1, 2.5, 5, 15, 60, 300, 900, 3600),
 )
 ORPHANS_VOIDED = Counter(
     "vanity_payments_orphan_authorizations_voided_total",
@@ -712,15 +723,25 @@ class PaymentService:
 
     async def handle_webhook(self, payload: bytes, signature: str | None) -> WebhookResult:
         """A Stripe event: verified (a forged one stores nothing), deduplicated by its id in the
-        transaction of its effect, and acted on through the intent's current (retrieved) state."""
+        transaction of its effect, and acted on through the intent's current (retrieved) state.
+        Counted by type and result; a processed event's lag since its creation is observed."""
         try:
             event = verify_webhook(
                 payload, signature, self.webhook_secret, self.webhook_tolerance_s
             )
         except WebhookSignatureInvalid as exc:
+            WEBHOOKS.labels("unknown", "bad_signature").inc()
             raise _bad_signature(f"Stripe webhook refused: {exc}", not signature) from exc
         if not event.id or len(event.id) > 64:
+            WEBHOOKS.labels("unknown", "bad_signature").inc()
             raise _bad_signature("Stripe webhook refused: no usable event id", False)
+        result = await self._act_on(event, payload)
+        WEBHOOKS.labels(event.type, result.outcome).inc()
+        if result.outcome == "processed" and event.created:
+            WEBHOOK_LAG.observe(max(self.clock().timestamp() - event.created, 0.0))
+        return result
+
+    async def _act_on(self, event, payload: bytes) -> WebhookResult:
         if event.type not in INTENT_EVENT_TYPES or not event.payment_intent_id:
             return WebhookResult(event.id, event.type, "ignored")
         # Duplicates are rare: they are recognised in the transaction of the effect (below), at
