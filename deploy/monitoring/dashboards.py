@@ -650,8 +650,7 @@ COMMERCE = Dashboard(
                     "Stripe webhooks per second by type and result",
                     [
                         (
-                            "sum by (type, result) "
-                            f"(rate(vanity_payments_webhooks_total[{RATE}]))",
+                            f"sum by (type, result) (rate(vanity_payments_webhooks_total[{RATE}]))",
                             "{{type}} {{result}}",
                         )
                     ],
