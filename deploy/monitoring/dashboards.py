@@ -508,6 +508,10 @@ COMMERCE = Dashboard(
                     "second time, as failed with reason cancelled_by_*.",
                 ),
                 panel(
+                    "Orders placed per minute (sagas started)",
+                    [(f"sum(rate(vanity_checkout_sagas_started_total[{RATE}])) * 60", "started")],
+                ),
+                panel(
                     "Failed orders per minute by reason",
                     [
                         (
@@ -589,6 +593,17 @@ COMMERCE = Dashboard(
                     "(CheckoutSagaOldestInFlight).",
                 ),
                 panel(
+                    "Saga step latency p95 by step (remote call and commit)",
+                    [
+                        (
+                            "histogram_quantile(0.95, sum by (step, le) "
+                            f"(rate(vanity_checkout_saga_step_duration_seconds_bucket[{RATE}])))",
+                            "{{step}}",
+                        )
+                    ],
+                    "s",
+                ),
+                panel(
                     "Time to the saga's first stop (confirmed, failed or waiting)",
                     quantiles("vanity_checkout_place_order_seconds", "", ""),
                     "s",
@@ -646,6 +661,19 @@ COMMERCE = Dashboard(
         (
             "Payments",
             [
+                panel(
+                    "Provider calls per second: authorize, capture, void, refund by result",
+                    [
+                        (
+                            "sum by (operation, result) "
+                            f"(rate(vanity_payments_operations_total[{RATE}]))",
+                            "{{operation}} {{result}}",
+                        )
+                    ],
+                    "ops",
+                    description="declined: the card said no; refused: an invalid request; "
+                    "error: a timeout or 5xx (reconciliation learns the outcome).",
+                ),
                 panel(
                     "Stripe webhooks per second by type and result",
                     [

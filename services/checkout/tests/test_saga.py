@@ -214,6 +214,20 @@ def gauge(name: str, **labels) -> float | None:
     return REGISTRY.get_sample_value(name, labels)
 
 
+async def test_a_placed_order_counts_one_start_and_times_each_step(any_checkout):
+    def steps_timed(step: str) -> float:
+        return gauge("vanity_checkout_saga_step_duration_seconds_count", step=step) or 0.0
+
+    started = gauge("vanity_checkout_sagas_started_total") or 0.0
+    timed = {step: steps_timed(step) for step in ("reserve_stock", "capture_payment")}
+    order = await any_checkout.place_order(place())
+    again = await any_checkout.place_order(place())  # the same key: no second saga
+    assert again.id == order.id
+    assert gauge("vanity_checkout_sagas_started_total") == started + 1
+    for step, before in timed.items():
+        assert steps_timed(step) == before + 1
+
+
 async def test_the_in_flight_gauges_count_active_sagas_and_age_the_oldest(
     any_checkout, shop, clock
 ):

@@ -469,3 +469,31 @@ async def test_a_truth_beyond_any_transition_is_reported_once_and_changes_nothin
     after = await harness.payments.get_payment(payment_id=payment.id)
     assert (after.status, after.captured_minor) == (PaymentStatus.VOIDED, 0)
     assert [t for t, _, _ in await transitions(harness, payment.id)] == ["authorize", "void"]
+
+
+# ---- provider operations ---------------------------------------------------------------------
+
+
+def operations(operation: str, result: str) -> float:
+    value = REGISTRY.get_sample_value(
+        "vanity_payments_operations_total", {"operation": operation, "result": result}
+    )
+    return value or 0.0
+
+
+async def test_provider_calls_are_counted_by_operation_and_result(harness):
+    counts = [("authorize", "ok"), ("authorize", "declined"), ("capture", "ok"), ("void", "ok")]
+    before = {key: operations(*key) for key in counts}
+    paid = await harness.payments.charge(charge_command("k1"))
+    await harness.payments.capture(paid.id)
+    declined = charge_command("k2", order_id="order-2", method="pm_card_visa_chargeDeclined")
+    await harness.payments.charge(declined)
+    held = await harness.payments.charge(charge_command("k3", order_id="order-3"))
+    await harness.payments.void(held.id)
+    after = {key: operations(*key) - before[key] for key in counts}
+    assert after == {
+        ("authorize", "ok"): 2,
+        ("authorize", "declined"): 1,
+        ("capture", "ok"): 1,
+        ("void", "ok"): 1,
+    }

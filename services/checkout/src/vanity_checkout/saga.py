@@ -282,6 +282,8 @@ class CheckoutSaga:
 
         try:
             placed_id, started = await self.db.write(intake, clock=self.clock)
+            if started is not None:
+                metrics.SAGAS_STARTED.inc()
         except IntegrityError:
             # A concurrent duplicate committed first: it is the one order for this key.
             async with self.db.connect() as conn:
@@ -689,8 +691,12 @@ class CheckoutSaga:
             return None
         while record.saga.is_active:
             run = _Run(record, order, carry)
+            step_started = time.perf_counter()
             outcome = await self._run_step(run)
             committed = await self._commit(run, outcome, owner)
+            metrics.STEP_DURATION.labels(run.saga.step.value).observe(
+                time.perf_counter() - step_started
+            )
             if committed is None:
                 return None  # the lease ran out and another run took over
             record, order, go_on = committed

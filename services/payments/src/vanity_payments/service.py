@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import grpc
 from prometheus_client import Counter, Histogram
@@ -77,6 +78,7 @@ from vanity_payments.providers.webhooks import (
 )
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # Outbox topic: a payment outcome checkout must hear about (CheckoutService.ReportPaymentOutcome).
 OUTCOME_TOPIC = "payments.payment_outcome"
@@ -103,6 +105,13 @@ WEBHOOK_LAG = Histogram(
     "vanity_payments_webhook_lag_seconds",
     "From the event's creation at the provider to its processing here",
     buckets=(0.1, 0.5, 1, 2.5, 5, 15, 60, 300, 900, 3600),
+)
+PROVIDER_OPERATIONS = Counter(
+    "vanity_payments_operations_total",
+    "Money-moving calls to the provider by operation (authorize, capture, void, refund) and "
+    "result: ok, declined (the card said no), refused (an invalid request), error (a timeout "
+    "or 5xx, whose outcome reconciliation learns later, or another failure)",
+    ["operation", "result"],
 )
 ORPHANS_VOIDED = Counter(
     "vanity_payments_orphan_authorizations_voided_total",
@@ -158,6 +167,23 @@ class PaymentPage:
 class PaymentDetail:
     row: repository.PaymentRow
     ledger: list[repository.LedgerEntry]
+
+
+async def _counted(operation: str, call: Awaitable[T]) -> T:
+    """A provider call, counted by its result (vanity_payments_operations_total)."""
+    try:
+        answer = await call
+    except PaymentDeclined:
+        PROVIDER_OPERATIONS.labels(operation, "declined").inc()
+        raise
+    except InvalidProviderRequest:
+        PROVIDER_OPERATIONS.labels(operation, "refused").inc()
+        raise
+    except Exception:
+        PROVIDER_OPERATIONS.labels(operation, "error").inc()
+        raise
+    PROVIDER_OPERATIONS.labels(operation, "ok").inc()
+    return answer
 
 
 @dataclass(frozen=True)
@@ -486,7 +512,9 @@ class PaymentService:
         key = provider_idempotency_key(ProviderStep.AUTHORIZE, payment.id)
         cause = Cause("api", "charge")
         try:
-            snapshot = await self.provider.create_intent(request, idempotency_key=key)
+            snapshot = await _counted(
+                "authorize", self.provider.create_intent(request, idempotency_key=key)
+            )
         except PaymentDeclined as exc:
             if exc.intent is not None:
                 return (await self._apply_truth(payment.id, exc.intent, cause)).payment
@@ -530,9 +558,12 @@ class PaymentService:
             raise service_error(exc) from exc
         intent_id = self._reference(payment)
         try:
-            truth = await self.provider.capture_intent(
-                intent_id,
-                idempotency_key=provider_idempotency_key(ProviderStep.CAPTURE, payment.id),
+            truth = await _counted(
+                "capture",
+                self.provider.capture_intent(
+                    intent_id,
+                    idempotency_key=provider_idempotency_key(ProviderStep.CAPTURE, payment.id),
+                ),
             )
         except UnknownOutcome as exc:
             raise _provider_unavailable("capture") from exc
@@ -564,8 +595,12 @@ class PaymentService:
     async def _cancel(self, payment: Payment, cause: Cause, *, report: bool = False) -> Payment:
         intent_id = self._reference(payment)
         try:
-            truth = await self.provider.cancel_intent(
-                intent_id, idempotency_key=provider_idempotency_key(ProviderStep.VOID, payment.id)
+            truth = await _counted(
+                "void",
+                self.provider.cancel_intent(
+                    intent_id,
+                    idempotency_key=provider_idempotency_key(ProviderStep.VOID, payment.id),
+                ),
             )
         except UnknownOutcome as exc:
             raise _provider_unavailable("void") from exc
@@ -620,8 +655,11 @@ class PaymentService:
             ProviderStep.REFUND, payment.id, discriminator=command.idempotency_key
         )
         try:
-            refund = await self.provider.refund_intent(
-                intent_id, idempotency_key=key, amount_minor=request.amount_minor
+            refund = await _counted(
+                "refund",
+                self.provider.refund_intent(
+                    intent_id, idempotency_key=key, amount_minor=request.amount_minor
+                ),
             )
             truth = await self.provider.retrieve_intent(intent_id)
         except UnknownOutcome as exc:
