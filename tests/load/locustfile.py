@@ -302,7 +302,11 @@ class Shopper(FastHttpUser):
                 return
         status, reason = order.get("status"), order.get("failure_reason")
         outcome = f"order {status}" + (f" ({reason})" if reason else "")
-        expected = status == "confirmed" or reason in ("out_of_stock", "payment_declined")
+        expected = status == "confirmed" or reason in (
+            "out_of_stock",
+            "payment_declined",
+            "authentication_failed",
+        )
         self.journey(outcome, started, failed=not expected)
 
     def save_address(self) -> bool:

@@ -663,7 +663,7 @@ await flow('checkout-3ds-challenge-failed-keeps-the-bag', async () => {
   await page.waitForFunction(() => document.querySelector('[data-testid=order-page]')?.dataset.status === 'failed', null, { timeout: 30_000 });
   await eventually(async () => (await page.getByTestId('order-status').textContent()) === 'Failed', 'the order does not read Failed');
   const reason = (await page.getByTestId('order-failure').textContent()) ?? '';
-  check(/declined the payment/.test(reason) && /Your bag has been kept/.test(reason), `the reason is not shown: ${reason}`);
+  check(/card authentication failed/.test(reason) && /Your bag has been kept/.test(reason), `the reason is not shown: ${reason}`);
   await axe(page, 'order-failed');
   await shoot(page, 'order-3ds-failed');
   // the bag: unlocked and intact

@@ -509,7 +509,9 @@ class FakePayments(_Faulty):
         if success:
             p.status = PaymentStatus.AUTHORIZED
         else:
-            p.status, p.failure_reason = PaymentStatus.FAILED, "authentication_failed"
+            # payments keeps Stripe's error code as the failure reason
+            p.status = PaymentStatus.FAILED
+            p.failure_reason = "payment_intent_authentication_failure"
         return p
 
     async def capture(self, payment_id: str):

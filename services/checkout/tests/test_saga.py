@@ -308,7 +308,7 @@ async def test_3ds_failed_by_the_customer_fails_the_order_and_releases(checkout,
     order = await checkout.handle_payment_outcome(
         order.id, outcome="failed", provider_event_id="evt_f"
     )
-    assert order.failure_reason is FailureReason.PAYMENT_DECLINED
+    assert order.failure_reason is FailureReason.AUTHENTICATION_FAILED
     assert_compensated(shop, order.id)
 
 

@@ -180,6 +180,7 @@ export async function pollOrder(
 
 const REASONS: Record<string, string> = {
   payment_declined: 'Your bank declined the payment. Please try another card.',
+  authentication_failed: 'Your bank could not confirm the payment (card authentication failed). Please try again or use another card.',
   payment_timeout: 'The card authentication was not completed in time.',
   payment_capture_failed: 'We could not take the payment. You have not been charged.',
   out_of_stock: 'Something in your bag has just sold out.',

@@ -79,6 +79,7 @@ class FailureReason(StrEnum):
     ADDRESS_NOT_FOUND = "address_not_found"
     OUT_OF_STOCK = "out_of_stock"
     PAYMENT_DECLINED = "payment_declined"
+    AUTHENTICATION_FAILED = "authentication_failed"  # the customer failed 3-D Secure
     PAYMENT_TIMEOUT = "payment_timeout"  # 3-D Secure not completed before the reservation TTL
     RESERVATION_EXPIRED = "reservation_expired"  # stock reclaimed before it was committed
     PAYMENT_CAPTURE_FAILED = "payment_capture_failed"

@@ -853,7 +853,7 @@ class CheckoutSaga:
         if status in (PaymentStatus.FAILED, PaymentStatus.VOIDED, PaymentStatus.REFUNDED):
             return _Outcome(
                 _Kind.FAIL,
-                reason=FailureReason.PAYMENT_DECLINED,
+                reason=_declined_reason(payment.failure_reason),
                 payment=payment,
                 detail={"payment_failure": payment.failure_reason or status.value},
             )
@@ -867,7 +867,7 @@ class CheckoutSaga:
         if status in (PaymentStatus.FAILED, PaymentStatus.VOIDED, PaymentStatus.REFUNDED):
             return _Outcome(
                 _Kind.FAIL,
-                reason=FailureReason.PAYMENT_DECLINED,
+                reason=_declined_reason(payment.failure_reason),
                 payment=payment,
                 detail={"payment_failure": payment.failure_reason or status.value},
             )
@@ -1240,6 +1240,17 @@ def _count(decision: _Decision, step: SagaStep) -> None:
     if saga.state in (SagaState.COMPLETED, SagaState.FAILED):
         reason = saga.failure_reason.value if saga.state is SagaState.FAILED else ""
         metrics.SAGAS_ENDED.labels(saga.state.value, reason or "").inc()
+
+
+# Stripe's error code for a 3-D Secure challenge the customer failed (payments keeps it as the
+# payment's failure reason).
+_AUTHENTICATION_FAILURE = "payment_intent_authentication_failure"
+
+
+def _declined_reason(payment_failure: str | None) -> FailureReason:
+    if payment_failure == _AUTHENTICATION_FAILURE:
+        return FailureReason.AUTHENTICATION_FAILED
+    return FailureReason.PAYMENT_DECLINED
 
 
 def _message_id(raw: str) -> str:
