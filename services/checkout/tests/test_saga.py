@@ -210,20 +210,21 @@ async def test_a_call_that_never_arrived_is_made_again(checkout, shop):
 # ------------------------------------------------------------------------ in-flight gauges
 
 
-def gauge(name: str, **labels) -> float | None:
+def sample(name: str, **labels) -> float | None:
+    """A metric's current value in this process (None before it was first set)."""
     return REGISTRY.get_sample_value(name, labels)
 
 
 async def test_a_placed_order_counts_one_start_and_times_each_step(any_checkout):
     def steps_timed(step: str) -> float:
-        return gauge("vanity_checkout_saga_step_duration_seconds_count", step=step) or 0.0
+        return sample("vanity_checkout_saga_step_duration_seconds_count", step=step) or 0.0
 
-    started = gauge("vanity_checkout_sagas_started_total") or 0.0
+    started = sample("vanity_checkout_sagas_started_total") or 0.0
     timed = {step: steps_timed(step) for step in ("reserve_stock", "capture_payment")}
     order = await any_checkout.place_order(place())
     again = await any_checkout.place_order(place())  # the same key: no second saga
     assert again.id == order.id
-    assert gauge("vanity_checkout_sagas_started_total") == started + 1
+    assert sample("vanity_checkout_sagas_started_total") == started + 1
     for step, before in timed.items():
         assert steps_timed(step) == before + 1
 
@@ -232,7 +233,7 @@ async def test_the_in_flight_gauges_count_active_sagas_and_age_the_oldest(
     any_checkout, shop, clock
 ):
     assert (await any_checkout.report_in_flight()).counts == {}
-    assert gauge("vanity_checkout_saga_oldest_in_flight_seconds") == 0
+    assert sample("vanity_checkout_saga_oldest_in_flight_seconds") == 0
     waiting = await any_checkout.place_order(place(method=THREE_D_SECURE))
     clock.advance(seconds=600)
     await any_checkout.place_order(place(key="key-2"))  # confirmed: no longer in flight
@@ -240,15 +241,15 @@ async def test_the_in_flight_gauges_count_active_sagas_and_age_the_oldest(
     report = await any_checkout.report_in_flight()
     assert report.counts == {"waiting": 1}
     assert report.oldest_age_s == pytest.approx(600, abs=1)
-    assert gauge("vanity_checkout_sagas_in_flight", state="waiting") == 1
-    assert gauge("vanity_checkout_sagas_in_flight", state="running") == 0
-    assert gauge("vanity_checkout_saga_oldest_in_flight_seconds") == pytest.approx(600, abs=1)
+    assert sample("vanity_checkout_sagas_in_flight", state="waiting") == 1
+    assert sample("vanity_checkout_sagas_in_flight", state="running") == 0
+    assert sample("vanity_checkout_saga_oldest_in_flight_seconds") == pytest.approx(600, abs=1)
 
     await any_checkout.cancel_order(waiting.id, owner="alice")
     await settle(any_checkout, clock)
     assert (await any_checkout.report_in_flight()).counts == {}
-    assert gauge("vanity_checkout_sagas_in_flight", state="waiting") == 0
-    assert gauge("vanity_checkout_saga_oldest_in_flight_seconds") == 0
+    assert sample("vanity_checkout_sagas_in_flight", state="waiting") == 0
+    assert sample("vanity_checkout_saga_oldest_in_flight_seconds") == 0
 
 
 # ------------------------------------------------------------------------------- 3-D Secure
@@ -538,15 +539,10 @@ async def test_an_unknown_payment_outcome_is_refused_naming_the_field(checkout, 
 
 
 async def test_saga_metrics_count_ends_and_retries(checkout, shop):
-    from prometheus_client import REGISTRY
-
-    def sample(name, **labels):
-        return REGISTRY.get_sample_value(name, labels) or 0
-
-    before_failed = sample(
-        "vanity_checkout_sagas_ended_total", state="failed", reason="payment_declined"
+    before_failed = (
+        sample("vanity_checkout_sagas_ended_total", state="failed", reason="payment_declined") or 0
     )
-    before_retries = sample("vanity_checkout_saga_step_retries_total", step="reserve_stock")
+    before_retries = sample("vanity_checkout_saga_step_retries_total", step="reserve_stock") or 0
     shop.inventory.fail_next("reserve", "unavailable")
     await checkout.place_order(place(method=DECLINED))
     await settle(checkout, shop.clock)

@@ -262,16 +262,18 @@ async def test_forged_webhooks_change_nothing(harness, forgery):
     assert harness.checkout.reports == []
 
 
+def metric(name: str, **labels) -> float:
+    """A counter's (or a histogram part's) value in this process; 0 before its first count."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
 def counted(event_type: str, result: str) -> float:
-    value = REGISTRY.get_sample_value(
-        "vanity_payments_webhooks_total", {"type": event_type, "result": result}
-    )
-    return value or 0.0
+    return metric("vanity_payments_webhooks_total", type=event_type, result=result)
 
 
 async def test_webhooks_are_counted_by_type_and_result_and_their_lag_observed(harness):
     authorized = "payment_intent.amount_capturable_updated"
-    lag_before = REGISTRY.get_sample_value("vanity_payments_webhook_lag_seconds_count") or 0.0
+    lag_before = metric("vanity_payments_webhook_lag_seconds_count")
     before = {r: counted(authorized, r) for r in ("processed", "duplicate")}
     forged_before = counted("unknown", "bad_signature")
     _, event = await _real_event(harness)
@@ -281,7 +283,7 @@ async def test_webhooks_are_counted_by_type_and_result_and_their_lag_observed(ha
     assert counted(authorized, "processed") == before["processed"] + 1
     assert counted(authorized, "duplicate") == before["duplicate"] + 1
     assert counted("unknown", "bad_signature") == forged_before + 1
-    lag_after = REGISTRY.get_sample_value("vanity_payments_webhook_lag_seconds_count")
+    lag_after = metric("vanity_payments_webhook_lag_seconds_count")
     assert lag_after == lag_before + 1  # duplicates and forgeries are not processing lag
 
 
@@ -432,7 +434,6 @@ async def test_a_truth_beyond_any_transition_is_reported_once_and_changes_nothin
     """The provider collected money on a payment we voided (e.g. captured in its dashboard by
     mistake after our cancel was lost): no transition reaches that; it is a metric and a log
     event for a person, counted once although the webhook re-asks the provider once."""
-    from prometheus_client import REGISTRY
     from sqlalchemy import update
 
     payment = await harness.payments.charge(charge_command("k1"))
@@ -450,11 +451,7 @@ async def test_a_truth_beyond_any_transition_is_reported_once_and_changes_nothin
         )
 
     def mismatches() -> float:
-        labels = {"source": "webhook"}
-        return (
-            REGISTRY.get_sample_value("vanity_payments_reconciliation_mismatches_total", labels)
-            or 0.0
-        )
+        return metric("vanity_payments_reconciliation_mismatches_total", source="webhook")
 
     before = mismatches()
     event = {
@@ -475,10 +472,7 @@ async def test_a_truth_beyond_any_transition_is_reported_once_and_changes_nothin
 
 
 def operations(operation: str, result: str) -> float:
-    value = REGISTRY.get_sample_value(
-        "vanity_payments_operations_total", {"operation": operation, "result": result}
-    )
-    return value or 0.0
+    return metric("vanity_payments_operations_total", operation=operation, result=result)
 
 
 async def test_provider_calls_are_counted_by_operation_and_result(harness):

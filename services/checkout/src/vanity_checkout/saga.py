@@ -445,11 +445,13 @@ class CheckoutSaga:
         that never ends; this age can (alert CheckoutSagaOldestInFlight)."""
         async with self.db.connect() as conn:
             counts, oldest_started = await repo.in_flight(conn)
-        oldest_age_s = (self.clock() - oldest_started).total_seconds() if oldest_started else 0.0
+        oldest_age_s = (
+            max((self.clock() - oldest_started).total_seconds(), 0.0) if oldest_started else 0.0
+        )
         for state in ACTIVE_SAGA_STATES:
             metrics.IN_FLIGHT.labels(state.value).set(counts.get(state.value, 0))
-        metrics.OLDEST_IN_FLIGHT.set(max(oldest_age_s, 0.0))
-        return InFlight(counts, max(oldest_age_s, 0.0))
+        metrics.OLDEST_IN_FLIGHT.set(oldest_age_s)
+        return InFlight(counts, oldest_age_s)
 
     # ==================================================== use cases: after the order exists
 
