@@ -165,9 +165,12 @@ def test_saga_never_compensates_after_capture_and_always_undoes_what_it_reached(
         if action[0] == "compensate":
             # Only before the point of no return, and the plan covers the step it was at.
             assert FORWARD_STEPS.index(before.step) < FORWARD_STEPS.index(domain.POINT_OF_NO_RETURN)
-            plan = domain.compensation_plan(before.step)
+            # The plan covers the step it was at and whatever the chain it heads may have done.
+            assert saga.compensate_from is domain.may_have_reached(before.step)
+            plan = domain.compensation_plan(saga.compensate_from)
             assert plan[-1] is SagaStep.CLOSE_ORDER
-            reached = FORWARD_STEPS.index(before.step)
+            reached = FORWARD_STEPS.index(saga.compensate_from)
+            assert reached >= FORWARD_STEPS.index(before.step)
             authorized = reached >= FORWARD_STEPS.index(SagaStep.AUTHORIZE_PAYMENT)
             reserved = reached >= FORWARD_STEPS.index(SagaStep.RESERVE_STOCK)
             assert (SagaStep.VOID_PAYMENT in plan) == authorized
@@ -190,6 +193,24 @@ def test_saga_never_compensates_after_capture_and_always_undoes_what_it_reached(
     # Compensations run in plan order (only one plan: a failed saga is never reopened).
     positions = [COMPENSATION_STEPS.index(s) for s in compensations_seen]
     assert positions == sorted(positions)
+
+
+def test_a_failure_at_a_chain_head_undoes_what_the_chain_may_have_done():
+    """The orchestrator runs reserve + authorize with one commit: a saga recorded at the
+    reserve may hold an authorization, so failing there voids too."""
+    saga = domain.start_saga("o")
+    while saga.step is not SagaStep.RESERVE_STOCK:
+        saga, _ = domain.step_done(saga, saga.step)
+    failed, _ = domain.compensate(saga, FailureReason.OUT_OF_STOCK)
+    assert failed.compensate_from is SagaStep.AUTHORIZE_PAYMENT
+    assert domain.compensation_plan(failed.compensate_from)[:2] == (
+        SagaStep.VOID_PAYMENT,
+        SagaStep.RELEASE_STOCK,
+    )
+    assert domain.may_have_reached(SagaStep.LOCK_CART) is SagaStep.PRICE_ORDER
+    # Capture is chained on to the cart clear, past the point of no return: not compensated.
+    assert domain.may_have_reached(SagaStep.COMMIT_STOCK) is SagaStep.CAPTURE_PAYMENT
+    assert domain.may_have_reached(SagaStep.AWAIT_PAYMENT) is SagaStep.AWAIT_PAYMENT
 
 
 def test_the_happy_path_names_every_forward_step_but_the_wait():

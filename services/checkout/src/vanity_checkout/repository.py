@@ -439,6 +439,13 @@ async def take_over_saga(
     return result.rowcount == 1
 
 
+_PAYMENT_OUTCOME_STEPS = (
+    SagaStep.RESERVE_STOCK,
+    SagaStep.AUTHORIZE_PAYMENT,
+    SagaStep.AWAIT_PAYMENT,
+)
+
+
 async def record_payment_outcome(
     conn: AsyncConnection, order_id: str, outcome: str, now: datetime
 ) -> bool:
@@ -449,7 +456,8 @@ async def record_payment_outcome(
         .where(
             sagas.c.order_id == order_id,
             sagas.c.state.in_([SagaState.RUNNING.value, SagaState.WAITING.value]),
-            sagas.c.step.in_([SagaStep.AUTHORIZE_PAYMENT.value, SagaStep.AWAIT_PAYMENT.value]),
+            # RESERVE_STOCK: the authorize call chained to the reserve may be in flight.
+            sagas.c.step.in_([s.value for s in _PAYMENT_OUTCOME_STEPS]),
         )
         .values(payment_outcome=outcome, next_attempt_at=now, updated_at=now)
     )

@@ -124,7 +124,8 @@ class SagaSettings:
     reservation_ttl_seconds: int = 900
     # The 3-D Secure wait ends this long before the reservation lapses (time left to commit).
     payment_wait_margin_seconds: int = 60
-    # Longer than one step's slowest remote call (deadline x retries) plus its commit.
+    # Longer than a chain's slowest remote calls (deadline each, retries within it) plus
+    # its commit: four calls of 3 s at most.
     lease_seconds: float = 30.0
     retry_base_seconds: float = 1.0
     retry_max_seconds: float = 300.0
@@ -693,18 +694,41 @@ class CheckoutSaga:
             return None
         while record.saga.is_active:
             run = _Run(record, order, carry)
-            step_started = time.perf_counter()
-            outcome = await self._run_step(run)
-            committed = await self._commit(run, outcome, owner)
-            metrics.STEP_DURATION.labels(run.saga.step.value).observe(
-                time.perf_counter() - step_started
-            )
+            outcomes: list[_Outcome] = []
+            while True:
+                step = run.saga.step
+                step_started = time.perf_counter()
+                outcome = await self._run_step(run)
+                outcomes.append(outcome)
+                chained = self._chained_run(run, outcome)
+                if chained is None:
+                    break
+                metrics.STEP_DURATION.labels(step.value).observe(
+                    time.perf_counter() - step_started
+                )
+                run = chained
+            committed = await self._commit(record, order, outcomes, owner)
+            metrics.STEP_DURATION.labels(step.value).observe(time.perf_counter() - step_started)
             if committed is None:
                 return None  # the lease ran out and another run took over
             record, order, go_on = committed
             if not go_on:
                 break
         return order
+
+    def _chained_run(self, run: _Run, outcome: _Outcome) -> _Run | None:
+        """The run of the next step when it is chained to this one (`domain.CHAINED_STEPS`) and this
+        one took effect: what the commit will write, worked out in memory. A resumed chain
+        keeps its attempts, so every step of it asks the other service before acting."""
+        if outcome.kind is not _Kind.DONE or run.saga.state is not SagaState.RUNNING:
+            return None
+        follower = domain.CHAINED_STEPS.get(run.saga.step)
+        if follower is None:
+            return None
+        d = self._decide(run.record, run.order, outcome, self.clock(), run.saga.payment_outcome)
+        if d.saga.step is not follower or d.saga.state is not SagaState.RUNNING:
+            return None
+        return _Run(replace(run.record, saga=d.saga), d.order, run.carry)
 
     async def _run_step(self, run: _Run) -> _Outcome:
         step = run.saga.step
@@ -966,64 +990,70 @@ class CheckoutSaga:
     # ------------------------------------------------------------------ the commit
 
     async def _commit(
-        self, run: _Run, outcome: _Outcome, owner: str
+        self, read: repo.SagaRecord, read_order: Order, outcomes: list[_Outcome], owner: str
     ) -> tuple[repo.SagaRecord, Order, bool] | None:
-        """One unit of work: the step's effect, the saga's next state and the log, fenced on
-        this run's lease and the version it read. Answers what it wrote and whether the run
-        goes on; None when the lease was lost."""
-        read_version = run.saga.version
+        """One unit of work: the effects of the steps just run (one, or a chain), the saga's
+        next state and the log, fenced on this run's lease and the version it read. Answers
+        what it wrote and whether the run goes on; None when the lease was lost."""
+        read_version = read.saga.version
+        order_id = read.saga.order_id
 
-        async def work(uow) -> tuple[repo.SagaRecord, _Decision, Order] | None:
+        async def work(uow) -> tuple[repo.SagaRecord, list[_Decision], Order] | None:
             conn, now = uow.conn, uow.now
-            record = await repo.get_saga(conn, run.saga.order_id, for_update=True)
+            record = await repo.get_saga(conn, order_id, for_update=True)
             if record is None or record.lease_owner != owner or record.saga.version != read_version:
                 return None
-            order = await repo.get_order(conn, run.saga.order_id, lines=run.order.lines)
+            order = await repo.get_order(conn, order_id, lines=read_order.lines)
             assert order is not None
-            decision = self._decide(record, order, outcome, now, run.saga.payment_outcome)
-            for event in decision.events:
-                await repo.append_log(
-                    conn, order.id, event.transition.value, actor=owner, now=now, transition=event
-                )
-            if decision.log_retry:
-                await repo.append_log(
-                    conn,
-                    order.id,
-                    "step_retry",
-                    actor=owner,
-                    now=now,
-                    detail={
-                        "step": record.saga.step.value,
-                        "attempt": decision.attempts,
-                        **outcome.detail,
-                    },
-                )
-            if decision.lines is not None:
-                await repo.set_lines(conn, order.id, decision.lines)
-            order_written = decision.order
-            if decision.order != order:
-                await repo.update_order(conn, decision.order, now)
-                order_written = replace(decision.order, updated_at=now)
-            for kind in decision.emails:
-                await self._publish_email(uow, decision.order, kind, f"{order.id}:{kind}")
-            if decision.restock:
-                await uow.publish(
-                    RESTOCK_TOPIC,
-                    {
-                        "order_id": order.id,
-                        "lines": [[line.sku, line.quantity] for line in order.lines],
-                    },
-                    message_id=f"{order.id}:restock",
-                )
-            lease_until = self._lease_end(now) if decision.go_on else None
-            next_attempt_at = lease_until or decision.next_attempt_at or now
+            decisions: list[_Decision] = []
+            first_order = order
+            for outcome in outcomes:  # a chain: each step's decision starts where the last ended
+                step = record.saga.step
+                decision = self._decide(record, order, outcome, now, read.saga.payment_outcome)
+                decisions.append(decision)
+                for event in decision.events:
+                    await repo.append_log(
+                        conn, order_id, event.transition.value, actor=owner, now=now, transition=event
+                    )
+                if decision.log_retry:
+                    await repo.append_log(
+                        conn,
+                        order_id,
+                        "step_retry",
+                        actor=owner,
+                        now=now,
+                        detail={"step": step.value, "attempt": decision.attempts, **outcome.detail},
+                    )
+                if decision.lines is not None:
+                    await repo.set_lines(conn, order_id, decision.lines)
+                record = replace(record, saga=decision.saga, attempts=decision.attempts)
+                order = decision.order
+            last = decisions[-1]
+            order_written = order
+            if order != first_order:
+                await repo.update_order(conn, order, now)
+                order_written = replace(order, updated_at=now)
+            for decision in decisions:
+                for kind in decision.emails:
+                    await self._publish_email(uow, order, kind, f"{order_id}:{kind}")
+                if decision.restock:
+                    await uow.publish(
+                        RESTOCK_TOPIC,
+                        {
+                            "order_id": order_id,
+                            "lines": [[line.sku, line.quantity] for line in order.lines],
+                        },
+                        message_id=f"{order_id}:restock",
+                    )
+            lease_until = self._lease_end(now) if last.go_on else None
+            next_attempt_at = lease_until or last.next_attempt_at or now
             saved = await repo.save_saga(
                 conn,
-                decision.saga,
+                last.saga,
                 owner=owner,
                 read_version=read_version,
                 now=now,
-                attempts=decision.attempts,
+                attempts=last.attempts,
                 next_attempt_at=next_attempt_at,
                 lease_until=lease_until,
             )
@@ -1031,21 +1061,24 @@ class CheckoutSaga:
                 return None
             written = replace(
                 record,
-                saga=replace(decision.saga, version=read_version + 1),
-                attempts=decision.attempts,
+                saga=replace(last.saga, version=read_version + 1),
+                attempts=last.attempts,
                 next_attempt_at=next_attempt_at,
                 lease_owner=owner if lease_until else None,
                 lease_until=lease_until,
             )
-            return written, decision, order_written
+            return written, decisions, order_written
 
         committed = await self.db.write(work, clock=self.clock)
         if committed is None:
             metrics.LOST_LEASES.inc()
             return None
-        written, decision, order_written = committed
-        _count(decision, run.saga.step)
-        return written, order_written, decision.go_on
+        written, decisions, order_written = committed
+        step = read.saga.step
+        for decision in decisions:
+            _count(decision, step)
+            step = decision.saga.step
+        return written, order_written, decisions[-1].go_on
 
     def _decide(
         self,
