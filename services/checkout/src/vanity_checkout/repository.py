@@ -11,7 +11,17 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    LABEL_STYLE_TABLENAME_PLUS_COL,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from vanity_checkout.domain import (
@@ -294,6 +304,38 @@ async def get_saga(
     return _record(row) if row else None
 
 
+class _Columns:
+    """One table's columns of a joined row, read as attributes (as a single-table row is)."""
+
+    __slots__ = ("_mapping", "_table")
+
+    def __init__(self, row, table) -> None:
+        self._mapping, self._table = row._mapping, table
+
+    def __getattr__(self, name: str) -> Any:
+        return self._mapping[self._table.c[name]]
+
+
+_SAGA_AND_ORDER_FOR_UPDATE = (
+    select(sagas, orders)
+    .join(orders, orders.c.id == sagas.c.order_id)
+    .where(sagas.c.order_id == bindparam("key_order_id"))
+    .set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
+    .with_for_update()
+)
+
+
+async def lock_saga_with_order(
+    conn: AsyncConnection, order_id: str, lines: tuple[OrderLine, ...]
+) -> tuple[SagaRecord, Order] | None:
+    """The saga, locked, with its order, in one statement: what a step's commit decides on.
+    The caller holds the lines (they are written once)."""
+    row = (await conn.execute(_SAGA_AND_ORDER_FOR_UPDATE, {"key_order_id": order_id})).first()
+    if row is None:
+        return None
+    return _record(_Columns(row, sagas)), _order(_Columns(row, orders), lines)
+
+
 def _lease_free(now: datetime):
     return or_(sagas.c.lease_until.is_(None), sagas.c.lease_until < now)
 
@@ -486,6 +528,43 @@ class SagaLogEntry:
 _INSERT_LOG = insert(saga_log)
 
 
+def log_entry(
+    order_id: str,
+    event: str,
+    *,
+    actor: str,
+    now: datetime,
+    transition: SagaEvent | None = None,
+    detail: dict | None = None,
+) -> dict[str, Any]:
+    """One saga-log row (every key present, so a commit writes its rows in one statement)."""
+    values: dict[str, Any] = {
+        "order_id": order_id,
+        "event": event,
+        "actor": actor[:80],
+        "created_at": now,
+        "detail": detail,
+        "from_state": None,
+        "from_step": None,
+        "to_state": None,
+        "to_step": None,
+    }
+    if transition is not None:
+        values.update(
+            from_state=transition.from_state.value,
+            from_step=transition.from_step.value,
+            to_state=transition.to_state.value,
+            to_step=transition.to_step.value,
+            detail=transition.detail or detail,
+        )
+    return values
+
+
+async def append_logs(conn: AsyncConnection, entries: list[dict[str, Any]]) -> None:
+    if entries:
+        await conn.execute(_INSERT_LOG, entries)
+
+
 async def append_log(
     conn: AsyncConnection,
     order_id: str,
@@ -496,22 +575,10 @@ async def append_log(
     transition: SagaEvent | None = None,
     detail: dict | None = None,
 ) -> None:
-    values: dict[str, Any] = {
-        "order_id": order_id,
-        "event": event,
-        "actor": actor[:80],
-        "created_at": now,
-        "detail": detail,
-    }
-    if transition is not None:
-        values.update(
-            from_state=transition.from_state.value,
-            from_step=transition.from_step.value,
-            to_state=transition.to_state.value,
-            to_step=transition.to_step.value,
-            detail=transition.detail or detail,
-        )
-    await conn.execute(_INSERT_LOG, values)
+    await append_logs(
+        conn,
+        [log_entry(order_id, event, actor=actor, now=now, transition=transition, detail=detail)],
+    )
 
 
 async def saga_timeline(conn: AsyncConnection, order_id: str) -> list[SagaLogEntry]:

@@ -703,9 +703,7 @@ class CheckoutSaga:
                 chained = self._chained_run(run, outcome)
                 if chained is None:
                     break
-                metrics.STEP_DURATION.labels(step.value).observe(
-                    time.perf_counter() - step_started
-                )
+                metrics.STEP_DURATION.labels(step.value).observe(time.perf_counter() - step_started)
                 run = chained
             committed = await self._commit(record, order, outcomes, owner)
             metrics.STEP_DURATION.labels(step.value).observe(time.perf_counter() - step_started)
@@ -1000,34 +998,44 @@ class CheckoutSaga:
 
         async def work(uow) -> tuple[repo.SagaRecord, list[_Decision], Order] | None:
             conn, now = uow.conn, uow.now
-            record = await repo.get_saga(conn, order_id, for_update=True)
-            if record is None or record.lease_owner != owner or record.saga.version != read_version:
+            locked = await repo.lock_saga_with_order(conn, order_id, read_order.lines)
+            if locked is None:
                 return None
-            order = await repo.get_order(conn, order_id, lines=read_order.lines)
-            assert order is not None
+            record, order = locked
+            if record.lease_owner != owner or record.saga.version != read_version:
+                return None
             decisions: list[_Decision] = []
+            log: list[dict[str, Any]] = []
             first_order = order
             for outcome in outcomes:  # a chain: each step's decision starts where the last ended
                 step = record.saga.step
                 decision = self._decide(record, order, outcome, now, read.saga.payment_outcome)
                 decisions.append(decision)
-                for event in decision.events:
-                    await repo.append_log(
-                        conn, order_id, event.transition.value, actor=owner, now=now, transition=event
+                log.extend(
+                    repo.log_entry(
+                        order_id, event.transition.value, actor=owner, now=now, transition=event
                     )
+                    for event in decision.events
+                )
                 if decision.log_retry:
-                    await repo.append_log(
-                        conn,
-                        order_id,
-                        "step_retry",
-                        actor=owner,
-                        now=now,
-                        detail={"step": step.value, "attempt": decision.attempts, **outcome.detail},
+                    log.append(
+                        repo.log_entry(
+                            order_id,
+                            "step_retry",
+                            actor=owner,
+                            now=now,
+                            detail={
+                                "step": step.value,
+                                "attempt": decision.attempts,
+                                **outcome.detail,
+                            },
+                        )
                     )
                 if decision.lines is not None:
                     await repo.set_lines(conn, order_id, decision.lines)
                 record = replace(record, saga=decision.saga, attempts=decision.attempts)
                 order = decision.order
+            await repo.append_logs(conn, log)
             last = decisions[-1]
             order_written = order
             if order != first_order:
