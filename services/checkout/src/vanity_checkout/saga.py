@@ -35,8 +35,14 @@ release the reservation, unlock the cart, then close the order `failed` with a r
 How it stays correct
 --------------------
 - No database transaction is open during a remote call. A run *claims* the saga (a lease in a
-  short transaction), makes one step's call, then commits the step's effect, the saga's next
-  state and a saga-log row in one unit of work, fenced on its lease and the version it read.
+  short transaction), makes one step's call (or a chain's calls, below), then commits the
+  effect, the saga's next state and the saga-log rows in one unit of work, fenced on its lease
+  and the version it read.
+- Chains (`domain.CHAINED_STEPS`): lock + price, reserve + authorize, commit + capture (+ the
+  confirmation) + clear run back to back and commit once, so a paid order takes four commits
+  (with the intake) instead of eight. A crash inside a chain resumes at its head and repeats
+  its keyed calls; a failure at a head is compensated as far as the chain may have reached
+  (a saga recorded at the reserve may already hold an authorization: it is voided).
 - Every remote call is keyed by the order id (+ step), so repeating it is a no-op. A step that
   may already have run (a retry, a crash before the commit) first asks the other service what
   it knows (`GetReservation`, `GetPayment`) and acts on that instead of guessing.

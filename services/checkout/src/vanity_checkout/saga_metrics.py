@@ -7,7 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 SAGAS_STARTED = Counter("vanity_checkout_sagas_started_total", "Orders placed (sagas started)")
 STEP_DURATION = Histogram(
     "vanity_checkout_saga_step_duration_seconds",
-    "One saga step: its remote call (if any) and the commit of its outcome",
+    "One saga step: its remote call (if any); the last step of a chain also the chain's commit",
     ["step"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
