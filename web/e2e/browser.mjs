@@ -42,6 +42,13 @@ async function eventually(read, message, timeoutMs = 10_000) {
   }
 }
 
+// Escape closes the bag; the flow goes on once it is gone (an open bag covers the header).
+async function closeBag(page) {
+  await page.keyboard.press('Escape');
+  const bag = page.getByRole('dialog', { name: 'Your bag' });
+  await eventually(async () => !(await bag.isVisible()), 'Escape did not close the bag');
+}
+
 const results = [];
 const measurements = {};
 const screenshots = [];
@@ -421,7 +428,7 @@ await flow('guest-bag-merged-at-sign-in', async () => {
   await eventually(async () => (await bag.getByTestId('bag-line').count()) === 1, 'the bag does not hold one line');
   check(((await bag.getByTestId('bag-line').textContent()) ?? '').includes(shade ?? '?'), `the bag line is not the ${shade} shade`);
   await shoot(page, 'bag');
-  await page.keyboard.press('Escape');
+  await closeBag(page);
   await bag.waitFor({ state: 'detached' });
   await eventually(async () => await page.getByTestId('bag-button').evaluate((el) => el === document.activeElement), 'focus did not return to the bag button');
   // sign in inside the app: the carts merge (a reload first is the guest-bag-survives-reload flow)
@@ -436,7 +443,7 @@ await flow('guest-bag-merged-at-sign-in', async () => {
   await merged.getByTestId('bag-line').first().waitFor();
   check(((await merged.textContent()) ?? '').includes(shade ?? '?'), 'the guest line is not in the signed-in bag');
   await axe(page, 'bag');
-  await page.keyboard.press('Escape');
+  await closeBag(page);
   // signing out forgets the shopper's bag on this page (it stays theirs on the server)
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('link', { name: 'Sign in', exact: true }).waitFor();
@@ -460,7 +467,7 @@ await flow('guest-bag-survives-reload', async () => {
   const bag = page.getByRole('dialog', { name: 'Your bag' });
   await bag.getByTestId('bag-line').first().waitFor();
   const line = await bag.getByTestId('bag-line').first().textContent();
-  await page.keyboard.press('Escape');
+  await closeBag(page);
   // what the page keeps: the guest cart's token in this tab's sessionStorage, and nothing else
   // (no account token anywhere a script can read; no cookie for a guest)
   const kept = await page.evaluate(() => ({ local: localStorage.length, session: Object.keys(sessionStorage), cookie: document.cookie }));
@@ -477,7 +484,7 @@ await flow('guest-bag-survives-reload', async () => {
   await eventually(async () => (await again.getByTestId('bag-line').count()) === 1, 'the reloaded bag does not hold one line');
   await eventually(async () => (await again.getByTestId('bag-line').first().textContent()) === line, `the reloaded bag line differs: ${await again.textContent()}`);
   await shoot(page, 'bag-after-reload');
-  await page.keyboard.press('Escape');
+  await closeBag(page);
   // signing in after the reload still merges the guest bag, and the token dies with the merge
   await page.getByRole('link', { name: 'Sign in', exact: true }).click();
   await page.getByLabel('E-mail').fill(customer.email);
@@ -490,7 +497,7 @@ await flow('guest-bag-survives-reload', async () => {
   await merged.getByTestId('bag-line').first().waitFor();
   const mergedLines = await merged.getByTestId('bag-line').allTextContents();
   check(mergedLines.some((l) => l.includes(product ?? '?') && l.includes(shade ?? '?')), `${product} ${shade} is not in the signed-in bag: ${mergedLines.join(' | ')}`);
-  await page.keyboard.press('Escape');
+  await closeBag(page);
   await page.getByRole('button', { name: 'Sign out' }).click();
   await page.getByRole('link', { name: 'Sign in', exact: true }).waitFor();
   await closePage(page);
@@ -656,7 +663,7 @@ await flow('checkout-3ds-challenge-failed-keeps-the-bag', async () => {
   const held = page.getByRole('dialog', { name: 'Your bag' });
   await held.getByTestId('bag-locked').waitFor();
   await eventually(async () => await held.getByRole('button', { name: 'One more' }).first().isDisabled(), 'a held bag offers changes');
-  await page.keyboard.press('Escape');
+  await closeBag(page);
   await page.getByTestId('challenge-fail').click();
   await page.waitForURL(/\/orders\/[^/?]+\?placed=1$/);
   // the failure arrives as a webhook; the saga voids, releases the stock, unlocks the bag, then fails the order

@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { cart, useCart } from '../lib/cart';
 import { formatMoney } from '../lib/money';
 import { Link } from '../lib/router';
@@ -66,7 +66,9 @@ function CartDrawer({ onClose }: { onClose: () => void }) {
     return () => controller.abort();
   }, [attempt]);
 
-  useEffect(() => {
+  // A layout effect: focus and the key handler are in place before the drawer is painted, so
+  // an Escape pressed as soon as it shows closes it (a plain effect runs a frame later).
+  useLayoutEffect(() => {
     close.current?.focus();
     const onKey = (event: KeyboardEvent) => {
       if (event.key === 'Escape') onClose();
