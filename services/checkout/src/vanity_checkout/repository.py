@@ -316,8 +316,11 @@ class _Columns:
         return self._mapping[self._table.c[name]]
 
 
+# STRAIGHT_JOIN: MariaDB reads (and locks) the saga row before the order's, the order every
+# other writer of both takes, so two of them cannot deadlock on the pair.
 _SAGA_AND_ORDER_FOR_UPDATE = (
     select(sagas, orders)
+    .prefix_with("STRAIGHT_JOIN", dialect="mysql")
     .join(orders, orders.c.id == sagas.c.order_id)
     .where(sagas.c.order_id == bindparam("key_order_id"))
     .set_label_style(LABEL_STYLE_TABLENAME_PLUS_COL)
@@ -565,20 +568,9 @@ async def append_logs(conn: AsyncConnection, entries: list[dict[str, Any]]) -> N
         await conn.execute(_INSERT_LOG, entries)
 
 
-async def append_log(
-    conn: AsyncConnection,
-    order_id: str,
-    event: str,
-    *,
-    actor: str,
-    now: datetime,
-    transition: SagaEvent | None = None,
-    detail: dict | None = None,
-) -> None:
-    await append_logs(
-        conn,
-        [log_entry(order_id, event, actor=actor, now=now, transition=transition, detail=detail)],
-    )
+async def append_log(conn: AsyncConnection, order_id: str, event: str, **entry: Any) -> None:
+    """One row; `entry` is `log_entry`'s keyword arguments (actor, now, transition, detail)."""
+    await append_logs(conn, [log_entry(order_id, event, **entry)])
 
 
 async def saga_timeline(conn: AsyncConnection, order_id: str) -> list[SagaLogEntry]:
