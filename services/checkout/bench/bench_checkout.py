@@ -2,12 +2,15 @@
 (request to `confirmed`: lock, price, reserve, authorize, commit, capture, confirm, clear).
 
     .venv/bin/python services/checkout/bench/bench_checkout.py --mode inprocess
+    .venv/bin/python services/checkout/bench/bench_checkout.py --mode services
     .venv/bin/python services/checkout/bench/bench_checkout.py --mode gateway
 
 - `inprocess`: checkout's app (its REST API through ASGI, no socket) with the real inventory
   and payments services (mock provider) in the same process, called over real gRPC; every
   service on its own throwaway MariaDB database. Cart, catalog and identity are in-process
   fakes (read-only lookups and a cart lock): the figure is the saga's cost on MariaDB.
+- `services`: the same, but inventory and payments each run in a process of their own (as
+  deployed), so the three services share the machine's cores instead of one event loop.
 - `gateway`: the whole suite as processes (tools.suite: the six services, the gateway, the
   worker), every service on a throwaway MariaDB database, shoppers registered through the
   gateway, each checking out over HTTP through the gateway. The gateway's checkout route allows
@@ -62,10 +65,10 @@ class CpuMeter:
         import psutil
 
         self.root_pid = root_pid
+        self.shop = "in-process shop"  # this process: the services it hosts and the load
         self.db = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "mariadbd"]
 
-    @staticmethod
-    def _name(process) -> str:
+    def _name(self, process) -> str:
         """The shop's name for a process: vanity_<service> / vanity_gateway / celery / ..."""
         try:
             words = process.cmdline()
@@ -73,7 +76,9 @@ class CpuMeter:
             return "?"
         for word in words:
             if word.endswith("bench_checkout.py"):
-                return "in-process shop"
+                if "--serve" in words:  # a `services` mode child
+                    return words[words.index("--serve") + 1]
+                return self.shop
             if word.startswith("vanity_") or word in ("celery", "honcho"):
                 return word.removeprefix("vanity_")
         return Path(words[-1]).stem if words else "?"
@@ -149,11 +154,15 @@ async def drive(post, orders: int, concurrency: int):
 # ------------------------------------------------------------------------------ in-process
 
 
-async def inprocess(orders: int, levels: list[int]) -> None:
+async def inprocess(orders: int, levels: list[int], *, split: bool = False) -> None:
+    """`split`: inventory and payments in processes of their own (`services` mode)."""
     global CPU
     CPU = CpuMeter(os.getpid())
+    if split:
+        CPU.shop = "checkout + load"
     from real_services import start_real_services
     from saga_fakes import FakeCart, FakeCatalog, FakeIdentity
+    from vanity_common.migrations import migrate
     from vanity_testkit import TokenMinter, scratch_databases
 
     with (
@@ -161,6 +170,24 @@ async def inprocess(orders: int, levels: list[int]) -> None:
         scratch_databases(["inventory", "payments", "checkout"], prefix="vb") as urls,
     ):
         minter = TokenMinter(Path(tmp) / "keys")
+        children: list[asyncio.subprocess.Process] = []
+        targets = None
+        if split:
+            targets = {}
+            for service in ("inventory", "payments"):
+                await migrate(f"vanity_{service}", urls[service])
+                child = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    __file__,
+                    "--serve",
+                    service,
+                    urls[service],
+                    tmp,
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                )
+                children.append(child)
+                targets[service] = f"127.0.0.1:{int(await child.stdout.readline())}"
         cart = FakeCart()
         fakes = {
             "catalog": FakeCatalog(dict.fromkeys(SKUS, 1299)),
@@ -175,12 +202,11 @@ async def inprocess(orders: int, levels: list[int]) -> None:
                 data_dir=Path(tmp),
                 fakes=fakes,
                 pool_size=30,
+                targets=targets,
                 response_deadline_seconds=30,
             )
-            for sku in SKUS:
-                await services.inventory.state.container.inventory.set_stock(
-                    sku, 1_000_000, "bench", actor="bench"
-                )
+            if services.inventory is not None:
+                await _stock_up(services.inventory)
             client = services.client
             for level in levels:
                 run = uuid.uuid4().hex[:6]
@@ -203,7 +229,32 @@ async def inprocess(orders: int, levels: list[int]) -> None:
 
                 # warm-up (pools, caches) with shoppers orders..orders+warmup
                 await drive(lambda n, post=post: post(orders + n), warmup, level)
-                report("inprocess", level, *await drive(post, orders, level))
+                report(
+                    "services" if split else "inprocess", level, *await drive(post, orders, level)
+                )
+        for child in children:
+            child.stdin.close()  # the child's cue to stop
+            await asyncio.wait_for(child.wait(), 30)
+
+
+async def _stock_up(inventory) -> None:
+    for sku in SKUS:
+        await inventory.state.container.inventory.set_stock(sku, 1_000_000, "bench", actor="bench")
+
+
+async def serve(service: str, url: str, data_dir: str) -> None:
+    """A `services` mode child: inventory or payments on `url` (migrated) until stdin closes;
+    prints its gRPC port first."""
+    from asgi_lifespan import LifespanManager
+    from real_services import common_settings, service_app
+
+    data = Path(data_dir)
+    app = service_app(service, url, common_settings(data / "keys", data, 30))
+    async with LifespanManager(app):
+        if service == "inventory":
+            await _stock_up(app)
+        print(app.state.grpc_port, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
 # ------------------------------------------------------------------------------- gateway
@@ -308,13 +359,16 @@ async def _register(base_url: str, count: int, skus: list[str]):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mode", choices=["inprocess", "gateway"], default="inprocess")
+    parser.add_argument("--mode", choices=["inprocess", "services", "gateway"], default="inprocess")
     parser.add_argument("--orders", type=int, default=300)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[8])
+    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)  # a `services` child
     args = parser.parse_args()
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    if args.mode == "inprocess":
-        asyncio.run(inprocess(args.orders, args.concurrency))
+    if args.serve:
+        asyncio.run(serve(*args.serve))
+    elif args.mode in ("inprocess", "services"):
+        asyncio.run(inprocess(args.orders, args.concurrency, split=args.mode == "services"))
     else:
         gateway(args.orders, args.concurrency)
 

@@ -38,10 +38,34 @@ async def _no_answer(*_args, **_kwargs) -> None:
 
 @dataclass
 class RealServices:
-    inventory: FastAPI
-    payments: FastAPI
+    inventory: FastAPI | None  # None when it runs in a process of its own (`targets`)
+    payments: FastAPI | None
     checkout: FastAPI
     client: httpx.AsyncClient  # checkout's REST API, in process
+
+
+def service_app(service: str, url: str, common: dict[str, Any]) -> FastAPI:
+    """The inventory or payments app on `url` (payments on the mock provider, reporting
+    nowhere: checkout is driven directly)."""
+    if service == "inventory":
+        return inventory_app(InventorySettings(database_url=url, **common))
+    return payments_app(
+        PaymentsSettings(database_url=url, env="test", **common),
+        checkout=SimpleNamespace(order=_no_answer, report_payment_outcome=_no_answer),
+        run_relay=False,
+    )
+
+
+def common_settings(keys_dir: Path, data_dir: Path, pool_size: int) -> dict[str, Any]:
+    return {
+        "keys_dir": keys_dir,
+        "grpc_port": 0,
+        "data_dir": data_dir,
+        "ended_sessions_refresh_seconds": 0,
+        "access_log": False,
+        "log_level": "WARNING",
+        "db_pool_size": pool_size,
+    }
 
 
 async def start_real_services(
@@ -52,33 +76,29 @@ async def start_real_services(
     data_dir: Path,
     fakes: dict[str, Any],
     pool_size: int,
+    targets: dict[str, str] | None = None,
     **checkout_settings: Any,
 ) -> RealServices:
-    """Migrates `urls` (inventory, payments, checkout), starts the three apps on `stack` and
-    wires checkout's ports: real inventory and payments, `fakes` for cart, catalog, identity."""
-    for service, url in urls.items():
-        await migrate(f"vanity_{service}", url)
-    common = {
-        "keys_dir": keys_dir,
-        "grpc_port": 0,
-        "data_dir": data_dir,
-        "ended_sessions_refresh_seconds": 0,
-        "access_log": False,
-        "log_level": "WARNING",
-        "db_pool_size": pool_size,
-    }
-    inventory = inventory_app(InventorySettings(database_url=urls["inventory"], **common))
-    payments = payments_app(
-        PaymentsSettings(database_url=urls["payments"], env="test", **common),
-        checkout=SimpleNamespace(order=_no_answer, report_payment_outcome=_no_answer),
-        run_relay=False,
-    )
-    for app in (inventory, payments):
-        await stack.enter_async_context(LifespanManager(app))
+    """Migrates `urls` (inventory, payments, checkout), starts the apps on `stack` and wires
+    checkout's ports: real inventory and payments, `fakes` for cart, catalog, identity.
+    `targets`: inventory's and payments' gRPC addresses when they run elsewhere (already
+    migrated and started); otherwise they start here."""
+    common = common_settings(keys_dir, data_dir, pool_size)
+    apps: dict[str, FastAPI | None] = {"inventory": None, "payments": None}
+    if targets is None:
+        for service, url in urls.items():
+            await migrate(f"vanity_{service}", url)
+        targets = {}
+        for service in apps:
+            app = apps[service] = service_app(service, urls[service], common)
+            await stack.enter_async_context(LifespanManager(app))
+            targets[service] = f"127.0.0.1:{app.state.grpc_port}"
+    else:
+        await migrate("vanity_checkout", urls["checkout"])
     settings = CheckoutSettings(
         database_url=urls["checkout"],
-        inventory_grpc_target=f"127.0.0.1:{inventory.state.grpc_port}",
-        payments_grpc_target=f"127.0.0.1:{payments.state.grpc_port}",
+        inventory_grpc_target=targets["inventory"],
+        payments_grpc_target=targets["payments"],
         **common,
         **checkout_settings,
     )
@@ -93,4 +113,4 @@ async def start_real_services(
             transport=httpx.ASGITransport(app=checkout), base_url="http://checkout", timeout=60
         )
     )
-    return RealServices(inventory, payments, checkout, client)
+    return RealServices(apps["inventory"], apps["payments"], checkout, client)
