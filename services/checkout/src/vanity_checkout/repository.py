@@ -71,16 +71,11 @@ def _order(row, lines: tuple[OrderLine, ...]) -> Order:
 _ORDER = select(orders).where(orders.c.id == bindparam("key_id"))
 
 
-async def get_order(
-    conn: AsyncConnection, order_id: str, *, lines: tuple[OrderLine, ...] | None = None
-) -> Order | None:
-    """The order with its lines; a caller that already holds the lines (they are written once)
-    passes them and saves the query."""
+async def get_order(conn: AsyncConnection, order_id: str) -> Order | None:
+    """The order with its lines."""
     row = (await conn.execute(_ORDER, {"key_id": order_id})).first()
     if row is None:
         return None
-    if lines is not None:
-        return _order(row, lines)
     items = await conn.execute(
         select(order_items).where(order_items.c.order_id == order_id).order_by(order_items.c.id)
     )
