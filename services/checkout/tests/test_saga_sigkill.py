@@ -22,6 +22,7 @@ from sqlalchemy import select
 from vanity_checkout.tables import orders as orders_table
 from vanity_common.migrations import migrate
 
+from .real_services import common_settings, service_app
 from .saga_fakes import DECLINED, VISA
 
 CHILD = Path(__file__).parent / "saga_crash_child.py"
@@ -64,29 +65,12 @@ class RealShop:
         return f"sqlite+aiosqlite:///{self.tmp_path / name}.db"
 
     async def __aenter__(self) -> RealShop:
-        from vanity_inventory.app import create_app as inventory_app
-        from vanity_inventory.settings import InventorySettings
-        from vanity_payments.app import create_app as payments_app
-        from vanity_payments.settings import PaymentsSettings
-
         for service in ("inventory", "payments", "checkout"):
             await migrate(f"vanity_{service}", self.url(service))
-        common = {
-            "keys_dir": self.token_minter.keys_dir,
-            "grpc_port": 0,
-            "data_dir": self.tmp_path,
-            "ended_sessions_refresh_seconds": 0,
-            "access_log": False,
-            "log_level": "WARNING",
-        }
-        self.inventory_app = inventory_app(
-            InventorySettings(database_url=self.url("inventory"), **common)
-        )
-        self.payments_app = payments_app(
-            PaymentsSettings(database_url=self.url("payments"), env="test", **common),
-            checkout=_NoCheckout(),
-            run_relay=False,
-        )
+        # The settings' default pool (SQLite has none anyway).
+        common = common_settings(self.token_minter.keys_dir, self.tmp_path, pool_size=10)
+        self.inventory_app = service_app("inventory", self.url("inventory"), common)
+        self.payments_app = service_app("payments", self.url("payments"), common)
         for app in (self.inventory_app, self.payments_app):
             await self.stack.enter_async_context(LifespanManager(app))
         self.inventory = self.inventory_app.state.container.inventory
@@ -133,16 +117,6 @@ class RealShop:
             return row
         finally:
             await db.dispose()
-
-
-class _NoCheckout:
-    """Payments' port to checkout: nothing here waits for an asynchronous outcome."""
-
-    async def order(self, order_id: str):
-        return None
-
-    async def report_payment_outcome(self, **report):
-        return None
 
 
 async def _verdict(shop: RealShop, order) -> None:
